@@ -1,0 +1,1 @@
+"""Dashboards, alert rules and Alertmanager routing generated from one settings object."""

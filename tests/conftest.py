@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from exporter.settings import Settings, load_settings
+from exporter.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+AK = "AKLTtestAK"
+SK = "test-Secret/Key+=="
+
+
+def need_binary(name: str) -> str:
+    """Path of a binary; skip locally when missing, fail under CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is required in CI but not installed")
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+class FrozenClock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def dt(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.t, dt.UTC)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # 2024-01-02 12:00:00 UTC = 20:00 in +08:00
+    return FrozenClock(dt.datetime(2024, 1, 2, 12, 0, 0, tzinfo=dt.UTC).timestamp())
+
+
+def make_settings(**overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "endpoint": "http://rtc.test",
+        "credentials": {"access_key_id": AK, "secret_access_key": SK},
+        "apps": [{"app_id": "app1", "name": "one"}],
+        "rate_limit": {"requests_per_second": 1000.0, "headroom": 1.0, "backoff_seconds": 0.01},
+    }
+    for k, v in overrides.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            base[k] = {**base[k], **v}
+        else:
+            base[k] = v
+    return load_settings(None, **base)
+
+
+def envelope(result: dict[str, Any] | None = None, error: dict[str, str] | None = None) -> bytes:
+    meta: dict[str, Any] = {"RequestId": "req-1", "Action": "X", "Version": "2023-11-01"}
+    if error:
+        meta["Error"] = error
+    doc: dict[str, Any] = {"ResponseMetadata": meta}
+    if result is not None:
+        doc["Result"] = result
+    return json.dumps(doc).encode()
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture
+def simulator(clock: FrozenClock) -> Iterator[Simulator]:
+    sim = Simulator(apps=2, credentials={AK: SK}, clock=clock, qps=1000.0)
+    sim.start()
+    yield sim
+    sim.stop()
