@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class Runtime:
             max_retries=settings.rate_limit.max_retries,
             backoff_seconds=settings.rate_limit.backoff_seconds,
             transport=transport,
+            clock=(lambda: dt.datetime.fromtimestamp(clock(), dt.UTC)) if clock else None,
         )
         sources = make_sources(settings, client, telemetry)
         cache = SnapshotCache()

@@ -82,10 +82,13 @@ class Refresher:
         """Scrape mode: refresh every due source, waiting at most ``timeout`` seconds."""
         now = self.clock()
         futures = []
-        if "apps" in self.sources and self.due("apps", now):
-            futures.append(self.trigger("apps"))
-        for name in self.sources:
-            if name != "apps" and self.due(name, now):
+        order = sorted(self.sources, key=lambda n: n != "apps")  # discovery first
+        for name in order:
+            with self._lock:
+                running = self._inflight.get(name)
+            if running is not None and not running.done():
+                futures.append(running)  # join the refresh another scrape started
+            elif self.due(name, now):
                 futures.append(self.trigger(name))
         if futures:
             wait(futures, timeout=timeout)
@@ -167,7 +170,8 @@ class TimerScheduler:
         self._scheduler.start()
 
     def shutdown(self) -> None:
-        self._scheduler.shutdown(wait=False)
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
 
     def next_run(self, name: str) -> float | None:
         job = self._scheduler.get_job(name)

@@ -80,3 +80,39 @@ def simulator(clock: FrozenClock) -> Iterator[Simulator]:
     sim.start()
     yield sim
     sim.stop()
+
+
+class SimTransport(httpx.BaseTransport):
+    """Route httpx requests straight into a Simulator (no socket): deterministic unit tests."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.calls: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        target = request.url.raw_path.decode()
+        self.calls.append(request.url.params.get("Action", ""))
+        status, body = self.sim.handle(
+            request.method, target, dict(request.headers), request.read()
+        )
+        return httpx.Response(status, content=body, headers={"Content-Type": "application/json"})
+
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def fixture_transport(
+    overrides: dict[str, Handler] | None = None,
+) -> tuple[httpx.MockTransport, list[str]]:
+    """Answer each action with tests/fixtures/<Action>.json (or an override handler)."""
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        action = request.url.params["Action"]
+        calls.append(action)
+        if overrides and action in overrides:
+            return overrides[action](request)
+        body = (FIXTURES / f"{action}.json").read_bytes()
+        return httpx.Response(200, content=body)
+
+    return httpx.MockTransport(handler), calls
