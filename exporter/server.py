@@ -148,6 +148,6 @@ def serve(app: ExporterApp, host: str, port: int) -> tuple[WSGIServer, threading
     """Bind and serve in a daemon thread; returns the server (``.server_port``) and thread."""
     server_class = _Server6 if ":" in host else _Server
     httpd = make_server(host, port, app, server_class, handler_class=_QuietHandler)
-    thread = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.1,), name="http", daemon=True)
     thread.start()
     return httpd, thread

@@ -181,7 +181,9 @@ class Simulator:
 
         self._httpd = ThreadingHTTPServer((self._host, self._port), Handler)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, name="simulator", daemon=True).start()
+        threading.Thread(
+            target=self._httpd.serve_forever, args=(0.1,), name="simulator", daemon=True
+        ).start()
         return self.url
 
     def stop(self) -> None:
