@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter.collectors import all_specs
 from exporter.metrics import HEALTH_SPECS
-from exporter.telemetry import Telemetry
+from exporter.telemetry import TELEMETRY, Telemetry
 from tests.contract import CONTRACT, contract_families
 
 
@@ -16,6 +16,7 @@ def code_families() -> set[str]:
     Telemetry(registry)
     for metric in registry.collect():
         names.add(metric.name + ("_total" if metric.type == "counter" else ""))
+    assert names >= {spec.name for spec in TELEMETRY.values()}
     return names
 
 
@@ -29,3 +30,13 @@ def test_every_contract_family_is_implemented_and_nothing_else() -> None:
     assert len(contract) >= 47
     assert contract - code == set(), "in the contract, not in the code"
     assert code - contract == set(), "in the code, not in the contract"
+
+
+def test_metrics_reference_is_up_to_date() -> None:
+    from exporter.docs import render_metrics_md
+    from tests.conftest import ROOT
+
+    path = ROOT / "docs" / "metrics.md"
+    assert path.read_text(encoding="utf-8") == render_metrics_md(), (
+        "docs/metrics.md is out of date: python -m exporter.docs > docs/metrics.md"
+    )

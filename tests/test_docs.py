@@ -1,0 +1,63 @@
+"""The README's examples work, and the generated docs are current."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from exporter.cli import parser
+from exporter.docs import render_scenarios_md
+from exporter.settings import load_settings
+from tests.conftest import ROOT, need_binary
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def example(name: str) -> str:
+    m = re.search(rf"<!-- example: {name} -->\s*```\w*\n(.*?)```", README, re.S)
+    assert m, f"README example {name!r} not found"
+    return m.group(1)
+
+
+def test_readme_config_example_is_valid(tmp_path: Path) -> None:
+    secret = tmp_path / "sk"
+    secret.write_text("s3cret\n")
+    cfg = tmp_path / "config.yml"
+    cfg.write_text(example("config").replace("/run/secrets/volcengine_sk", str(secret)))
+    s = load_settings(cfg)
+    assert s.apps is not None and s.apps[0].call_detail[0].room_id == "room-1"
+    assert s.secret_key == "s3cret"
+
+
+def test_readme_scrape_config_passes_promtool(tmp_path: Path) -> None:
+    promtool = need_binary("promtool")
+    cfg = tmp_path / "prometheus.yml"
+    cfg.write_text(example("prometheus"))
+    res = subprocess.run([promtool, "check", "config", str(cfg)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_every_flag_is_documented() -> None:
+    flags = {
+        opt for action in parser()._actions for opt in action.option_strings if opt.startswith("--")
+    }
+    flags -= {"--help", "--version"}
+    missing = {f for f in flags if f"`{f}`" not in README}
+    assert missing == set()
+
+
+def test_quick_start_commands_exist() -> None:
+    assert "make demo" in README and "make test" in README
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_scenarios_doc_is_up_to_date() -> None:
+    assert (ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8") == render_scenarios_md()
+
+
+def test_linked_docs_exist() -> None:
+    for link in re.findall(r"\]\((docs/[^)]+)\)", README):
+        assert (ROOT / link).exists(), link
