@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PORT   ?= 9877
 
-.PHONY: demo install install-test lint mypy test unit generate clean
+.PHONY: demo install install-test lint mypy test unit mixin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ demo: install  ## run the exporter against the embedded simulator on :$(PORT)
 	$(BIN)/volc-rtc-exporter --demo --web.listen-address=:$(PORT)
 
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,mixin]'
 	# the vendor's signer, only to cross-check ours in tests (its own dependency list is heavy)
 	$(BIN)/pip install --quiet --no-deps volcengine==1.0.229
 
@@ -32,6 +32,9 @@ unit: install-test
 	$(BIN)/pytest -q
 
 test: lint mypy unit  ## everything CI runs
+
+mixin: install-test  ## regenerate dashboards, rules, routing, runbooks and layout pictures
+	$(BIN)/volc-rtc-exporter mixin --png
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

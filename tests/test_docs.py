@@ -61,3 +61,18 @@ def test_scenarios_doc_is_up_to_date() -> None:
 def test_linked_docs_exist() -> None:
     for link in re.findall(r"\]\((docs/[^)]+)\)", README):
         assert (ROOT / link).exists(), link
+
+
+def test_readme_mixin_example_is_valid(tmp_path: Path) -> None:
+    from exporter.mixin.cli import main as mixin_main
+
+    cfg = tmp_path / "thresholds.yml"
+    cfg.write_text(example("mixin"))
+    assert mixin_main(["--config", str(cfg), "--out", str(tmp_path)]) == 0
+    rules = (tmp_path / "deploy/prometheus/rules/volc-rtc.rules.yml").read_text()
+    assert "> 0.1" in rules and ">= 200" in rules
+
+
+def test_readme_pictures_exist() -> None:
+    for link in re.findall(r"\]\((grafana/dashboards/[^)]+\.png)\)", README):
+        assert (ROOT / link).exists(), link
