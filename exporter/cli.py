@@ -71,6 +71,13 @@ def parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--demo.apps", dest="demo_apps", type=int, default=3, help="simulated apps")
     d.add_argument(
+        "--demo.listen-address",
+        dest="demo_listen",
+        default="127.0.0.1:0",
+        help="where the demo simulator listens (default: a free loopback port); make it "
+        "reachable to switch scenarios at run time via /-/scenarios",
+    )
+    d.add_argument(
         "--demo.scenario",
         dest="demo_scenarios",
         action="append",
@@ -134,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         from exporter.simulator.demo import start_demo
 
         try:
-            simulator, demo_overrides = start_demo(args.demo_apps, args.demo_scenarios)
+            simulator, demo_overrides = start_demo(
+                args.demo_apps, args.demo_scenarios, args.demo_listen
+            )
         except ValueError as exc:
             print(f"error: --demo: {exc}", file=sys.stderr)
             return 2

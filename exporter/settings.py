@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -251,7 +252,11 @@ class Settings(BaseSettings):
     refresh: RefreshSettings = Field(default_factory=RefreshSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     log: LogSettings = Field(default_factory=LogSettings)
-    shard: str = Field(default="1/1", description="N/M: this instance serves shard N of M")
+    shard: str = Field(
+        default="1/1",
+        description="N/M: this instance serves shard N of M; auto/M takes N from the ordinal "
+        "of a StatefulSet pod name (name-0 -> 1)",
+    )
 
     @field_validator("endpoint")
     @classmethod
@@ -271,6 +276,15 @@ class Settings(BaseSettings):
     @field_validator("shard")
     @classmethod
     def _shard(cls, v: str) -> str:
+        v = v.strip()
+        if v.startswith("auto/"):
+            host = socket.gethostname()
+            m = re.search(r"-(\d+)$", host)
+            if m is None:
+                raise ValueError(
+                    f"auto needs a StatefulSet pod name ending in -<ordinal>, not {host!r}"
+                )
+            v = f"{int(m[1]) + 1}/{v.removeprefix('auto/')}"
         parse_shard(v)
         return v
 

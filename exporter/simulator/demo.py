@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from exporter.settings import parse_listen_address
 from exporter.simulator.server import Simulator
 
 __all__ = ["DEMO_ROOM", "DEMO_USERS", "start_demo"]
@@ -13,7 +14,9 @@ DEMO_ROOM = "room-demo-1"
 DEMO_USERS = ["alice", "bob", "carol"]
 
 
-def start_demo(apps: int, scenarios: list[str]) -> tuple[Simulator, dict[str, Any]]:
+def start_demo(
+    apps: int, scenarios: list[str], listen: str = "127.0.0.1:0"
+) -> tuple[Simulator, dict[str, Any]]:
     """Start a simulator with generated credentials; return it and the settings overrides.
 
     The running apps are configured explicitly (names included) and the first one gets a
@@ -23,8 +26,13 @@ def start_demo(apps: int, scenarios: list[str]) -> tuple[Simulator, dict[str, An
         raise ValueError("--demo.apps must be at least 1")
     ak = "AKLTdemo" + secrets.token_hex(6)
     sk = secrets.token_urlsafe(24)
-    sim = Simulator(apps=apps, credentials={ak: sk}, scenarios=scenarios)
-    url = sim.start()
+    host, port = parse_listen_address(listen)
+    sim = Simulator(
+        host=host or "0.0.0.0", port=port, apps=apps, credentials={ak: sk}, scenarios=scenarios
+    )
+    sim.start()
+    # the exporter talks to it over loopback whatever address it listens on
+    url = f"http://127.0.0.1:{sim.port}"
     app_list: list[dict[str, Any]] = []
     for i, app in enumerate(sim.running_apps):
         entry: dict[str, Any] = {"app_id": app.app_id, "name": app.name}

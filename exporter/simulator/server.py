@@ -173,6 +173,11 @@ class Simulator:
         assert self._httpd is not None, "not started"
         return f"http://{self._host}:{self._httpd.server_port}"
 
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None, "not started"
+        return int(self._httpd.server_port)
+
     def start(self) -> str:
         sim = self
 
