@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PORT   ?= 9877
 TOOLS  ?= .venv-tools
 
-.PHONY: demo install install-test tools lint mypy test unit mixin clean
+.PHONY: demo install install-test tools lint mypy test unit bench mixin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ $(TOOLS)/bin/checkov:
 		kubernetes-validate==1.37.0 check-jsonschema==0.39.0
 
 test: lint mypy tools unit  ## everything CI runs
+
+bench: install  ## scrape cost and memory against app count (figures and ratios)
+	$(BIN)/python benchmarks/bench_scrape.py
 
 mixin: install-test  ## regenerate dashboards, rules, routing, runbooks and layout pictures
 	$(BIN)/volc-rtc-exporter mixin --png

@@ -37,14 +37,6 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
 
-    def reserve(self) -> float:
-        """Book the next slot; return how long the caller must wait for it."""
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + self._interval
-            return slot - now
-
     def acquire(self, deadline: float | None = None) -> None:
         """Block until this caller may send. Raises Deadline (without booking) if too late."""
         with self._lock:

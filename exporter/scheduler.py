@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -163,7 +164,7 @@ class TimerScheduler:
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=max(1, int(interval)),
-                next_run_time=_now_utc(),
+                next_run_time=dt.datetime.now(dt.UTC),  # first refresh at start
             )
 
     def start(self) -> None:
@@ -185,9 +186,3 @@ class TimerScheduler:
             log.warning("refresh still running, skipped a run job=%s", event.job_id)
         elif event.exception is not None:
             log.error("refresh job failed job=%s error=%s", event.job_id, event.exception)
-
-
-def _now_utc() -> object:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC)

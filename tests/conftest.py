@@ -61,6 +61,25 @@ def make_settings(**overrides: Any) -> Settings:
     return load_settings(None, **base)
 
 
+GOLDEN_TIME = 1704196800.0  # 2024-01-02T12:00:00Z, when tests/fixtures were generated
+GOLDEN_APP = "ee1629c1c1a650ff9fd61cf6"  # the simulator's first app (seed 1)
+
+
+def golden_settings(**overrides: Any) -> Settings:
+    """The settings the fixtures were generated with: one app with a two-user watch list."""
+    base: dict[str, Any] = {
+        "apps": [
+            {
+                "app_id": GOLDEN_APP,
+                "name": "golden",
+                "call_detail": [{"room_id": "room-1", "user_ids": ["alice", "bob"]}],
+            }
+        ],
+        "sources": {"call_detail": {"window_seconds": 200}},
+    }
+    return make_settings(**(base | overrides))
+
+
 def envelope(result: dict[str, Any] | None = None, error: dict[str, str] | None = None) -> bytes:
     meta: dict[str, Any] = {"RequestId": "req-1", "Action": "X", "Version": "2023-11-01"}
     if error:

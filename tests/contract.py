@@ -14,8 +14,3 @@ def contract_families() -> set[str]:
     names = set(re.findall(r"`(volcengine_rtc_[a-z_]+)`", text))
     # strip prefixes that are mentioned as namespaces, not families
     return {n for n in names if not n.endswith("_")}
-
-
-def exposed_name(family: str) -> str:
-    """Counters are exposed with _total; the contract lists them by their full name already."""
-    return family

@@ -13,7 +13,7 @@ from prometheus_client import generate_latest
 from exporter.collectors.base import newest_complete
 from exporter.collectors.call_detail import ROWS, find_row
 from exporter.runtime import Runtime
-from tests.conftest import FrozenClock, envelope, fixture_transport, make_settings
+from tests.conftest import GOLDEN_APP, FrozenClock, envelope, fixture_transport, make_settings
 
 T = 1704196800.0  # 2024-01-02T12:00:00Z = 20:00+08:00
 
@@ -162,7 +162,7 @@ def test_call_detail_maps_by_desc_then_name() -> None:
 
 def test_call_detail_series_cap_counts_dropped() -> None:
     transport, _ = fixture_transport()
-    app_id = "ee1629c1c1a650ff9fd61cf6"
+    app_id = GOLDEN_APP
     kw = {
         "apps": [
             {"app_id": app_id, "call_detail": [{"room_id": "room-1", "user_ids": ["alice", "bob"]}]}

@@ -13,15 +13,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.runtime import Runtime
 from tests.conftest import (
     FIXTURES,
+    GOLDEN_APP,
+    GOLDEN_TIME,
     ROOT,
     FrozenClock,
     fixture_transport,
-    make_settings,
+    golden_settings,
     need_binary,
 )
 
 GOLDEN = ROOT / "tests" / "golden" / "metrics.prom"
-T = 1704196800.0  # 2024-01-02T12:00:00Z, the time the fixtures were generated at
 # series whose values depend on the machine, not on the fixtures
 VOLATILE = re.compile(
     r"^(volcengine_rtc_exporter_api_request_duration_seconds_(bucket|sum)"
@@ -32,18 +33,9 @@ VOLATILE = re.compile(
 
 def exposition() -> str:
     app_id = json.loads((FIXTURES / "ListApps.json").read_text())["Result"]["AppList"][0]["AppId"]
-    settings = make_settings(
-        apps=[
-            {
-                "app_id": app_id,
-                "name": "golden",
-                "call_detail": [{"room_id": "room-1", "user_ids": ["alice", "bob"]}],
-            }
-        ],
-        sources={"call_detail": {"window_seconds": 200}},
-    )
+    assert app_id == GOLDEN_APP
     transport, _ = fixture_transport()
-    rt = Runtime.build(settings, transport=transport, clock=FrozenClock(T))
+    rt = Runtime.build(golden_settings(), transport=transport, clock=FrozenClock(GOLDEN_TIME))
     for name in rt.sources:
         rt.refresher.refresh(name)
     text = generate_latest(rt.registry).decode()

@@ -11,28 +11,21 @@ import httpx
 import pytest
 
 from exporter.runtime import Runtime
-from tests.conftest import FrozenClock, envelope, fixture_transport, make_settings
+from tests.conftest import (
+    GOLDEN_APP,
+    GOLDEN_TIME,
+    FrozenClock,
+    envelope,
+    fixture_transport,
+    golden_settings,
+)
 
-T = 1704196800.0
-APP = "ee1629c1c1a650ff9fd61cf6"
-WATCH = [
-    {
-        "app_id": APP,
-        "name": "golden",
-        "call_detail": [{"room_id": "room-1", "user_ids": ["alice", "bob"]}],
-    }
-]
+T = GOLDEN_TIME
+APP = GOLDEN_APP
 
 
 def settings(mode: str, **kw: object):  # type: ignore[no-untyped-def]
-    base = {
-        "apps": WATCH,
-        "refresh": {"mode": mode},
-        "web": {"listen_address": "127.0.0.1:0"},
-        "sources": {"call_detail": {"window_seconds": 200}},
-    }
-    base.update(kw)
-    return make_settings(**base)
+    return golden_settings(refresh={"mode": mode}, web={"listen_address": "127.0.0.1:0"}, **kw)
 
 
 def test_scrape_mode_ten_concurrent_scrapes_one_call_per_source() -> None:

@@ -80,10 +80,6 @@ def newest_complete(
     return best
 
 
-def to_epoch(t: dt.datetime) -> float:
-    return t.timestamp()
-
-
 class Source(ABC, Generic[S]):
     """One vendor API area. Subclasses declare ``name``, ``action`` and ``specs``."""
 
