@@ -166,8 +166,9 @@ class CallDetailSource(Source[CallDetailSettings]):
     specs = tuple(
         MetricSpec(
             family,
-            f"{lead}. From Volcengine RTC ListCallDetail (watch list only; newest point; "
-            f"{conv}). Cached; refreshed every sources.call_detail interval.",
+            f"{lead}. From Volcengine RTC ListCallDetail metrics "
+            f"{', '.join(r.desc for r in ROWS if r.family == family)} (watch list only; newest "
+            f"point; {conv}). Cached; refreshed every sources.call_detail interval.",
             BASE_LABELS + extra,
         )
         for family, (lead, extra, conv) in FAMILIES.items()
