@@ -158,6 +158,7 @@ def build_rules(cfg: MixinConfig) -> dict[str, Any]:
     join_sel = cfg.sel('threshold="5"')
     audio_sel = cfg.sel('media="audio"')
     video_sel = cfg.sel('media="video"')
+    realtime_sel = cfg.sel('source=~"realtime_.*"')
     recording = [
         {"record": USERS, "expr": f"max by (app_id) (volcengine_rtc_online_users{cfg.sel()})"},
         {
@@ -273,7 +274,11 @@ def build_rules(cfg: MixinConfig) -> dict[str, Any]:
         _alert(
             cfg,
             "RtcDataStale",
-            f'{DATA_AGE}{{source=~"realtime_.*"}} > {t.data_age_max_seconds:g}',
+            # from the raw series, not the recording rule: its value is the age now, not as of
+            # the recording group's last evaluation
+            "max by (source, app_id) (time() - "
+            f"volcengine_rtc_exporter_source_data_timestamp_seconds{realtime_sel}) "
+            f"> {t.data_age_max_seconds:g}",
             f.data_stale,
             s.data_stale,
             "RTC {{ $labels.source }} data stale for app {{ $labels.app_id }}",
