@@ -62,7 +62,8 @@ class CacheCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         now = self._clock()
         entries = self._cache.entries()
-        monitored = [t.app_id for t in self._targets.current()]
+        targets = self._targets.current()
+        monitored = [t.app_id for t in targets]
 
         up = GaugeMetricFamily(
             HEALTH_SPECS["up"],
@@ -96,7 +97,7 @@ class CacheCollector(Collector):
         for name, src in self._sources.items():
             max_age = self._staleness[name]
             if src.per_app:
-                keys = [(name, a.app_id) for a in self._targets.current() if src.wants(a)]
+                keys = [(name, a.app_id) for a in targets if src.wants(a)]
             else:
                 keys = [(name, "")]
             keys += [k for k in entries if k[0] == name and k not in keys]

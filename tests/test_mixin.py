@@ -56,6 +56,10 @@ def test_cli_regenerates_with_user_thresholds(tmp_path: Path) -> None:
     assert panel_exprs and all(
         'job="rtc"' in e for e in panel_exprs if "volcengine_rtc_" in e and ":" not in e
     )
+    watch = json.loads((tmp_path / "grafana/dashboards/rtc-client-watch.json").read_text())
+    assert all(
+        'job="rtc"' in v["query"] for v in watch["templating"]["list"] if v["type"] == "query"
+    )
     assert mixin_main(["--config", str(cfg), "--out", str(tmp_path), "--check"]) == 0
     assert mixin_main(["--out", str(tmp_path), "--check"]) == 1  # defaults differ from the files
     bad = tmp_path / "bad.yml"

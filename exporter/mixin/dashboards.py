@@ -394,7 +394,6 @@ def dashboard_specs(cfg: MixinConfig) -> list[DashboardSpec]:
     )
 
     who = "{{user_id}}"
-    peer = "{{user_id}}←{{peer_id}}"
     client = DashboardSpec(
         "rtc-client-watch",
         "RTC client watch",
@@ -523,7 +522,6 @@ def dashboard_specs(cfg: MixinConfig) -> list[DashboardSpec]:
         ),
         extra_variables=("room_id", "user_id"),
     )
-    del peer
 
     health = DashboardSpec(
         "rtc-exporter-health",
@@ -677,53 +675,49 @@ def dashboard_specs(cfg: MixinConfig) -> list[DashboardSpec]:
     return [overview, report, client, health]
 
 
+def _query_var(name: str, label: str, query: str) -> db.QueryVariable:
+    """A multi-select query variable with "All" meaning any value."""
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .datasource(DS)
+        .query(query)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+def _custom_var(name: str, label: str, values: str, *, multi: bool) -> db.CustomVariable:
+    v = db.CustomVariable(name).label(label).values(values)
+    if multi:
+        v = v.multi(True)
+    return (
+        v.include_all(True)
+        .all_value(".*")
+        .current(VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
 def _variables(
     cfg: MixinConfig, spec: DashboardSpec
 ) -> list[db.DatasourceVariable | db.QueryVariable | db.CustomVariable]:
     out: list[db.DatasourceVariable | db.QueryVariable | db.CustomVariable] = [
         db.DatasourceVariable("datasource").label("Data source").type("prometheus"),
-        db.QueryVariable("app_id")
-        .label("App")
-        .datasource(DS)
-        .query(f"query_result(volcengine_rtc_app_info{cfg.sel()})")
-        .regex('/app_id="(?<value>[^"]+)".*app_name="(?<text>[^"]*)"/')
-        .multi(True)
-        .include_all(True)
-        .all_value(".*")
-        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(VariableSort.ALPHABETICAL_ASC),
-        db.CustomVariable("media")
-        .label("Media")
-        .values("audio,video")
-        .multi(True)
-        .include_all(True)
-        .all_value(".*")
-        .current(VariableOption(selected=True, text="All", value="$__all")),
+        _query_var("app_id", "App", f"query_result(volcengine_rtc_app_info{cfg.sel()})").regex(
+            '/app_id="(?<value>[^"]+)".*app_name="(?<text>[^"]*)"/'
+        ),
+        _custom_var("media", "Media", "audio,video", multi=True),
     ]
+    app_filter = 'app_id=~"$app_id"'
     for name in spec.extra_variables:
         if name == "granularity":
-            out.append(
-                db.CustomVariable("granularity")
-                .label("Granularity")
-                .values("1d,1h,5min")
-                .include_all(True)
-                .all_value(".*")
-                .current(VariableOption(selected=True, text="All", value="$__all"))
-            )
-        else:
-            out.append(
-                db.QueryVariable(name)
-                .label(name.replace("_", " "))
-                .datasource(DS)
-                .query(
-                    f'label_values(volcengine_rtc_client_app_cpu_usage_ratio{{app_id=~"$app_id"}}, {name})'
-                )
-                .multi(True)
-                .include_all(True)
-                .all_value(".*")
-                .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
-                .sort(VariableSort.ALPHABETICAL_ASC)
-            )
+            out.append(_custom_var("granularity", "Granularity", "1d,1h,5min", multi=False))
+        else:  # watch-list variables, from the series that every watched user has
+            series = "volcengine_rtc_client_app_cpu_usage_ratio" + cfg.sel(app_filter)
+            out.append(_query_var(name, name.replace("_", " "), f"label_values({series}, {name})"))
     return out
 
 
