@@ -1,4 +1,19 @@
 """Prometheus exporter for Volcengine / BytePlus RTC data APIs."""
 
-__version__ = "0.1.0"
-__all__ = ["__version__"]
+from pathlib import Path
+
+__version__ = "0.2.0"
+
+
+def _revision() -> str:
+    """The source revision, written to ``exporter/REVISION`` by ``make install`` or the image
+    build (``--build-arg REVISION=...``); "unknown" when neither did."""
+    try:
+        text = Path(__file__).with_name("REVISION").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return "unknown"
+    return text[:40] if text.isalnum() else "unknown"
+
+
+__revision__ = _revision()
+__all__ = ["__revision__", "__version__"]

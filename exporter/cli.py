@@ -2,27 +2,33 @@
 
 volc-rtc-exporter --config.file=config.yml [--web.listen-address=:9877] ...
 volc-rtc-exporter --demo          # embedded simulator, zero configuration
+volc-rtc-exporter mixin ...       # generate dashboards, rules, routing, runbooks
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import platform
 import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from exporter import __version__
+from exporter import __revision__, __version__
+from exporter.collectors import SOURCES
 from exporter.errors import ConfigError
-from exporter.log import setup_logging
+from exporter.log import get_logger, setup_logging
 from exporter.settings import DEFAULT_PORT, Settings, load_settings
-from exporter.telemetry import SOURCES
 
 __all__ = ["main", "parser"]
 
-log = logging.getLogger("exporter")
+log = get_logger("exporter")
+
+MAX_DEMO_APPS = 500
+VERSION = (
+    f"volc-rtc-exporter {__version__} (revision {__revision__}, Python {platform.python_version()})"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,14 +37,14 @@ def parser() -> argparse.ArgumentParser:
         description="Prometheus exporter for Volcengine / BytePlus RTC quality and operations "
         "data. Flags override the config file, which environment variables override.",
     )
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action="version", version=VERSION)
     g = p.add_argument_group("configuration")
     g.add_argument("--config.file", dest="config_file", type=Path, help="YAML configuration file")
     g.add_argument(
         "--config.check",
         dest="config_check",
         action="store_true",
-        help="validate the configuration, print a summary without secrets, and exit",
+        help="validate the configuration, print a summary and the quota plan, and exit",
     )
     g.add_argument("--shard", dest="shard", help="N/M: serve shard N of M (default 1/1)")
     w = p.add_argument_group("web")
@@ -49,6 +55,19 @@ def parser() -> argparse.ArgumentParser:
     )
     w.add_argument(
         "--web.telemetry-path", dest="telemetry_path", help="metrics path (default /metrics)"
+    )
+    w.add_argument(
+        "--web.config.file",
+        dest="web_config",
+        type=Path,
+        help="exporter-toolkit web configuration: TLS and basic auth (see docs/web.md)",
+    )
+    w.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        default=None,
+        help="enable POST /-/reload (SIGHUP always reloads)",
     )
     r = p.add_argument_group("refresh")
     r.add_argument(
@@ -69,7 +88,9 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the embedded API simulator on a free loopback port and monitor its apps",
     )
-    d.add_argument("--demo.apps", dest="demo_apps", type=int, default=3, help="simulated apps")
+    d.add_argument(
+        "--demo.apps", dest="demo_apps", type=int, default=3, help="simulated apps (1-500)"
+    )
     d.add_argument(
         "--demo.listen-address",
         dest="demo_listen",
@@ -90,16 +111,19 @@ def parser() -> argparse.ArgumentParser:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if args.listen_address is not None:
-        out.setdefault("web", {})["listen_address"] = args.listen_address
-    if args.telemetry_path is not None:
-        out.setdefault("web", {})["telemetry_path"] = args.telemetry_path
+    web = {
+        "listen_address": args.listen_address,
+        "telemetry_path": args.telemetry_path,
+        "config_file": args.web_config,
+        "enable_lifecycle": args.enable_lifecycle,
+    }
+    if any(v is not None for v in web.values()):
+        out["web"] = {k: v for k, v in web.items() if v is not None}
     if args.refresh_mode is not None:
         out["refresh"] = {"mode": args.refresh_mode}
-    if args.log_level is not None:
-        out.setdefault("log", {})["level"] = args.log_level
-    if args.log_format is not None:
-        out.setdefault("log", {})["format"] = args.log_format
+    logs = {"level": args.log_level, "format": args.log_format}
+    if any(v is not None for v in logs.values()):
+        out["log"] = {k: v for k, v in logs.items() if v is not None}
     if args.shard is not None:
         out["shard"] = args.shard
     return out
@@ -118,13 +142,31 @@ def _summary(settings: Settings) -> str:
     apps = (
         "discovered with ListApps" if settings.apps is None else f"{len(settings.apps)} configured"
     )
-    enabled = [n for n in SOURCES if getattr(settings.sources, n).enabled]
+    enabled = [cls.name for cls in SOURCES if settings.source(cls.name).enabled]
     return (
-        f"endpoint={settings.endpoint} region={settings.region} "
-        f"access_key_id={settings.credentials.access_key_id} apps={apps!r} "
-        f"sources={','.join(enabled)} mode={settings.refresh.mode} "
+        f"provider={settings.provider} endpoint={settings.base_url} "
+        f"region={settings.signing_region} access_key_id={settings.credentials.access_key_id} "
+        f"apps={apps!r} sources={','.join(enabled)} mode={settings.refresh.mode} "
         f"listen={settings.web.listen_address} shard={settings.shard}"
     )
+
+
+def _check(settings: Settings) -> int:
+    from exporter.runtime import Runtime
+
+    runtime = Runtime.build(settings)
+    print(f"configuration OK: {_summary(settings)}")
+    if settings.apps is None:
+        print("apps are discovered at run time: the plan below counts none yet")
+    print("\nquota plan (per source: calls per cycle, configured and effective interval):")
+    print(runtime.refresher.plan.table())
+    runtime.stop()
+    return 0
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,53 +180,86 @@ def main(argv: list[str] | None = None) -> int:
 
     simulator = None
     if args.demo:
+        if not 1 <= args.demo_apps <= MAX_DEMO_APPS:
+            return _error(f"--demo.apps must be within 1..{MAX_DEMO_APPS}")
         from exporter.simulator.demo import start_demo
 
         try:
             simulator, demo_overrides = start_demo(
                 args.demo_apps, args.demo_scenarios, args.demo_listen
             )
-        except ValueError as exc:
-            print(f"error: --demo: {exc}", file=sys.stderr)
-            return 2
+        except (ValueError, OSError) as exc:
+            return _error(f"--demo: {getattr(exc, 'strerror', None) or exc}")
         overrides = _deep_merge(demo_overrides, overrides)
 
     try:
         settings = load_settings(args.config_file, **overrides)
     except ConfigError as exc:
-        print(f"error: invalid configuration: {exc}", file=sys.stderr)
         if simulator is not None:
             simulator.stop()
-        return 2
+        return _error(f"invalid configuration: {exc}")
     if args.config_check:
-        print(f"configuration OK: {_summary(settings)}")
-        return 0
+        return _check(settings)
+    try:
+        return _run(settings, args.config_file, overrides, simulator)
+    finally:
+        if simulator is not None:
+            simulator.stop()
 
-    setup_logging(settings.log.level, settings.log.format)
+
+def _run(
+    settings: Settings, config_file: Path | None, overrides: dict[str, Any], simulator: Any
+) -> int:
+    from exporter.errors import ListenError
     from exporter.runtime import Runtime
 
+    setup_logging(settings.log.level, settings.log.format)
     runtime = Runtime.build(settings)
     try:
         host, port = runtime.start()
-    except OSError as exc:
-        log.error("cannot listen address=%s error=%s", settings.web.listen_address, exc.strerror)
+    except (ListenError, ConfigError) as exc:
         runtime.stop()
-        return 1
+        return _error(str(exc))
     if simulator is not None:
-        log.info("demo mode: simulator endpoint=%s apps=%d", simulator.url, args.demo_apps)
-    log.info("listening address=%s:%d version=%s %s", host, port, __version__, _summary(settings))
+        log.info("demo mode", simulator=simulator.url, apps=len(simulator.running_apps))
+    log.info("listening", address=f"{host}:{port}", version=__version__, revision=__revision__)
+    log.info("configuration", summary=_summary(settings))
 
     stop = threading.Event()
+    reload_asked = threading.Event()
+
+    def reload() -> str | None:
+        try:
+            new = load_settings(config_file, **overrides)
+        except ConfigError as exc:
+            runtime.reload_status.successful = False
+            log.error("reload failed, keeping the running configuration", error=str(exc))
+            return f"reload failed: {exc}"
+        runtime.reload(new)
+        return None
+
+    runtime.app.reloader = reload
 
     def _on_signal(signum: int, _frame: object) -> None:
-        log.info("shutting down signal=%s", signal.Signals(signum).name)
-        stop.set()
+        if signum == signal.SIGHUP:
+            reload_asked.set()
+        else:
+            stop.set()
+        wake.set()
 
+    wake = threading.Event()
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    stop.wait()
+    signal.signal(signal.SIGHUP, _on_signal)
+    while not stop.is_set():
+        wake.wait()
+        wake.clear()
+        if reload_asked.is_set() and not stop.is_set():
+            reload_asked.clear()
+            log.info("reloading configuration", signal="SIGHUP")
+            reload()
+    log.info("shutting down")
+    runtime.shutdown_server()
     runtime.stop()
-    if simulator is not None:
-        simulator.stop()
     log.info("stopped")
     return 0

@@ -1,22 +1,26 @@
-"""The Volcengine RTC OpenAPI client: signing, pacing, retries, error translation, telemetry.
+"""The Volcengine RTC OpenAPI client: signing, pacing, retries, limits, error translation.
 
-All HTTP goes through ``VolcClient``; collectors never touch httpx. One typed method per action.
+All HTTP goes through ``VolcClient``; sources never touch httpx. One typed method per action.
 A call fails when the HTTP status is not 200 *or* ``ResponseMetadata.Error`` is present; every
-failure is raised as one of ``exporter.errors``.
+failure is raised as one of ``exporter.errors``. At this boundary:
+
+* the slot of the action's limiter is taken just before the request is written;
+* ``timeout_seconds`` bounds the whole request (connect, send, headers and body);
+* the body is read as a stream and abandoned past ``max_response_bytes``;
+* every string of the answer is made valid UTF-8, vendor error messages are truncated;
+* the answer is parsed per point (``exporter.models``): one bad point costs that point only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from exporter import __version__
 from exporter.errors import (
@@ -29,17 +33,27 @@ from exporter.errors import (
     ApiThrottledError,
     ApiTimeoutError,
 )
-from exporter.limiter import Limiters, backoff
-from exporter.models import AppsResult, CallDetailResult, IndicatorsResult
+from exporter.limiter import Limiters, Waiter, backoff
+from exporter.log import get_logger
+from exporter.models import (
+    AppsPage,
+    CallDetailResult,
+    IndicatorsResult,
+    parse_apps,
+    parse_call_detail,
+    parse_indicators,
+    sanitize,
+)
 from exporter.signing import VolcAuth, encode
 from exporter.telemetry import Telemetry
 
 __all__ = ["MAX_CALL_DETAIL_USERS", "VolcClient", "classify", "format_time"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 MAX_CALL_DETAIL_USERS = 20
-M = TypeVar("M", bound=BaseModel)
+MAX_MESSAGE = 200  # characters of a vendor error message kept
+T = TypeVar("T")
 
 _AUTH_CODES = {
     "InvalidAccessKey",
@@ -54,6 +68,7 @@ _AUTH_CODES = {
     "InvalidParameter.AccountIdMismatch",
 }
 _SERVER_CODES = {"InternalError", "InternalServiceTimeout", "ServiceUnavailableTemp"}
+_RETRYABLE = (ApiThrottledError, ApiServerError, ApiTimeoutError, ApiNetworkError)
 
 
 def classify(status: int, code: str) -> type[ApiError]:
@@ -74,39 +89,50 @@ def format_time(t: dt.datetime) -> str:
     return t.replace(microsecond=0).isoformat()
 
 
+def _message(v: object) -> str:
+    text = v if isinstance(v, str) else ""
+    text = " ".join(text.split())  # no CR/LF or control runs from the vendor
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "…"
+
+
 class VolcClient:
     def __init__(
         self,
         *,
         endpoint: str,
         region: str,
-        access_key_id: str,
-        secret_access_key: str,
+        credentials: Callable[[], tuple[str, str, str | None]],
         telemetry: Telemetry,
         limiters: Limiters,
+        waiter: Waiter,
+        tz: dt.tzinfo,
         version: str = "2023-11-01",
         service: str = "rtc",
         timeout: float = 10.0,
+        max_response_bytes: int = 16 << 20,
         max_retries: int = 2,
         backoff_seconds: float = 1.0,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
-        clock: Callable[[], dt.datetime] | None = None,
+        wall: Callable[[], float] | None = None,
     ) -> None:
         self._version = version
         self._telemetry = telemetry
         self._limiters = limiters
+        self._waiter = waiter
+        self._tz = tz
+        self._timeout = timeout
+        self._max_bytes = max_response_bytes
         self._max_retries = max_retries
         self._backoff = backoff_seconds
-        self._sleep = sleep
+        self._monotonic = monotonic
         self._rng = rng or random.Random()
+        clock = (lambda: dt.datetime.fromtimestamp(wall(), dt.UTC)) if wall else None
         self._http = httpx.Client(
             base_url=endpoint,
             timeout=timeout,
-            auth=VolcAuth(
-                access_key_id, secret_access_key, region=region, service=service, clock=clock
-            ),
+            auth=VolcAuth(credentials, region=region, service=service, clock=clock),
             transport=transport,
             headers={
                 "User-Agent": f"volc-rtc-exporter/{__version__}",
@@ -120,45 +146,40 @@ class VolcClient:
 
     # -- actions -------------------------------------------------------------------------------
 
-    def list_realtime_operation_data(
-        self, app_id: str, start: dt.datetime, end: dt.datetime, indicators: Sequence[str]
-    ) -> IndicatorsResult:
-        body = _window(app_id, start, end) | {"Indicator": list(indicators)}
-        return self._call("ListRealTimeOperationData", IndicatorsResult, body=body)
-
-    def list_realtime_quality(
-        self, app_id: str, start: dt.datetime, end: dt.datetime, indicators: Sequence[str]
-    ) -> IndicatorsResult:
-        body = _window(app_id, start, end) | {"Indicator": list(indicators)}
-        return self._call("ListRealTimeQuality", IndicatorsResult, body=body)
-
-    def list_quality(
+    def query_indicators(
         self,
+        action: str,
         app_id: str,
         start: dt.datetime,
         end: dt.datetime,
         indicators: Sequence[str],
-        granularity: str,
+        **extra: str,
     ) -> IndicatorsResult:
-        body = _window(app_id, start, end) | {
-            "Indicator": list(indicators),
-            "AggregateGranularity": granularity,
-        }
-        return self._call("ListQuality", IndicatorsResult, body=body)
+        """The indicator-style actions: ListRealTimeOperationData, ListRealTimeQuality,
+        ListQuality, ListOperationData (``extra``: AggregateGranularity, ProductType)."""
+        body = _window(app_id, start, end) | {"Indicator": list(indicators)} | extra
+        return self._call(action, lambda r: parse_indicators(r, action, self._tz), body=body)
 
-    def list_operation_data(
+    def query_distribution(
         self,
+        action: str,
         app_id: str,
         start: dt.datetime,
         end: dt.datetime,
-        indicators: Sequence[str],
-        granularity: str,
+        indicator: str,
+        dimension: str,
+        product_type: str,
     ) -> IndicatorsResult:
+        """ListRealTimeQualityDistribution / ListQualityDistribution: one indicator, one
+        dimension, one product type per call; points carry their segment."""
         body = _window(app_id, start, end) | {
-            "Indicator": list(indicators),
-            "AggregateGranularity": granularity,
+            "Indicator": indicator,
+            "Dimension": dimension,
+            "ProductType": product_type,
         }
-        return self._call("ListOperationData", IndicatorsResult, body=body)
+        return self._call(
+            action, lambda r: parse_indicators(r, action, self._tz, segmented=True), body=body
+        )
 
     def list_call_detail(
         self,
@@ -172,106 +193,141 @@ class VolcClient:
             raise ValueError(f"ListCallDetail takes 1..{MAX_CALL_DETAIL_USERS} user ids")
         query = [(k, str(v)) for k, v in _window(app_id, start, end).items()]
         query += [("RoomId", room_id), ("UserId", ",".join(user_ids))]
-        return self._call("ListCallDetail", CallDetailResult, query=query)
+        action = "ListCallDetail"
+        return self._call(action, lambda r: parse_call_detail(r, action), query=query)
 
-    def list_apps(self, *, limit: int = 100, offset: int = 0) -> AppsResult:
+    def list_apps(self, *, limit: int = 100, offset: int = 0) -> AppsPage:
         body = {"Limit": str(limit), "Offset": str(offset)}
-        return self._call("ListApps", AppsResult, body=body)
+        return self._call("ListApps", lambda r: parse_apps(r, "ListApps"), body=body)
+
+    def raw(
+        self,
+        action: str,
+        *,
+        body: dict[str, Any] | None = None,
+        query: list[tuple[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """Any action: the sanitised ``Result`` object (for sources that parse it themselves)."""
+        return self._call(action, lambda r: r, body=body, query=query)
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def _call(
         self,
         action: str,
-        model: type[M],
+        parse: Callable[[dict[str, Any]], T],
         *,
         body: dict[str, Any] | None = None,
         query: list[tuple[str, str]] | None = None,
-    ) -> M:
+    ) -> T:
         limiter = self._limiters[action]
         attempt = 0
         while True:
-            limiter.acquire()
-            self._telemetry.requests.labels(action).inc()
             try:
-                result = self._send(action, body=body, query=query)
-                try:
-                    return model.model_validate(result)
-                except ValidationError as exc:
-                    first = exc.errors(include_input=False, include_url=False)[0]
-                    where = ".".join(str(p) for p in first["loc"])
-                    raise ApiSchemaError(
-                        f"Result does not match the documented shape at {where}: {first['msg']}",
-                        action=action,
-                        status=200,
-                    ) from None
+                with limiter.slot(self._waiter) as slot:
+                    self._telemetry.requests.labels(action).inc()
+                    result = self._send(action, body, query, slot.trace)
+                return parse(result)
             except ApiError as exc:
                 self._telemetry.failures.labels(action, exc.reason).inc()
-                retryable = isinstance(
-                    exc, ApiThrottledError | ApiServerError | ApiTimeoutError | ApiNetworkError
-                )
-                if not retryable or attempt >= self._max_retries:
+                if not isinstance(exc, _RETRYABLE) or attempt >= self._max_retries:
                     raise
                 wait = backoff(attempt, self._backoff, 30.0, self._rng)
-                log.debug("retrying %s after %s in %.2fs", action, exc.reason, wait)
+                log.debug("retrying", action=action, reason=exc.reason, wait_seconds=wait)
                 if isinstance(exc, ApiThrottledError):
                     limiter.penalise(wait)  # hold every caller of this action, not only this one
-                else:
-                    self._sleep(wait)
+                elif not self._waiter.wait(wait):
+                    raise
                 attempt += 1
 
     def _send(
         self,
         action: str,
-        *,
         body: dict[str, Any] | None,
         query: list[tuple[str, str]] | None,
-    ) -> Any:
+        trace: Callable[[str, object], None],
+    ) -> dict[str, Any]:
         params = [("Action", action), ("Version", self._version), *(query or [])]
         url = "/?" + "&".join(f"{encode(k)}={encode(v)}" for k, v in params)
-        started = time.perf_counter()
+        started = self._monotonic()
+        deadline = started + self._timeout
+        extensions = {"trace": trace}
         try:
             if body is not None:
                 content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-                resp = self._http.post(
-                    url, content=content, headers={"Content-Type": "application/json"}
+                request = self._http.build_request(
+                    "POST",
+                    url,
+                    content=content,
+                    headers={"Content-Type": "application/json"},
+                    extensions=extensions,
                 )
             else:
-                resp = self._http.get(url)
+                request = self._http.build_request("GET", url, extensions=extensions)
+            status, raw = self._read(request, deadline, action)
         except httpx.TimeoutException as exc:
-            raise ApiTimeoutError(f"no answer: {type(exc).__name__}", action=action) from exc
+            raise ApiTimeoutError(f"no answer: {type(exc).__name__}", action=action) from None
         except httpx.TransportError as exc:
-            raise ApiNetworkError(f"{type(exc).__name__}: {exc}", action=action) from exc
+            raise ApiNetworkError(type(exc).__name__, action=action) from None
         finally:
-            self._telemetry.duration.labels(action).observe(time.perf_counter() - started)
+            self._telemetry.duration.labels(action).observe(self._monotonic() - started)
+        return self._decode(action, status, raw)
 
+    def _read(self, request: httpx.Request, deadline: float, action: str) -> tuple[int, bytes]:
+        """Send and read the body as a stream, within the deadline and the size cap."""
+        response = self._http.send(request, stream=True)
         try:
-            data = resp.json()
-        except (ValueError, UnicodeDecodeError):
-            if resp.status_code != 200:
-                cls = classify(resp.status_code, "")
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise self._too_large(action, response.status_code)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self._max_bytes:
+                    raise self._too_large(action, response.status_code)
+                chunks.append(chunk)
+                if self._monotonic() > deadline:
+                    raise ApiTimeoutError(
+                        f"answer not complete within {self._timeout:g}s", action=action
+                    )
+            if self._monotonic() > deadline:
+                raise ApiTimeoutError(f"no answer within {self._timeout:g}s", action=action)
+            return response.status_code, b"".join(chunks)
+        finally:
+            response.close()
+
+    def _too_large(self, action: str, status: int) -> ApiSchemaError:
+        return ApiSchemaError(
+            f"response larger than max_response_bytes ({self._max_bytes} bytes)",
+            action=action,
+            status=status,
+        )
+
+    def _decode(self, action: str, status: int, raw: bytes) -> dict[str, Any]:
+        try:
+            data = sanitize(json.loads(raw))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            if status != 200:
+                cls = classify(status, "")
                 raise cls(
-                    f"HTTP {resp.status_code} with a body that is not JSON",
-                    action=action,
-                    status=resp.status_code,
+                    f"HTTP {status} with a body that is not JSON", action=action, status=status
                 ) from None
             raise ApiSchemaError(
                 "HTTP 200 with a body that is not JSON", action=action, status=200
             ) from None
         if not isinstance(data, dict):
-            raise ApiSchemaError("response is not a JSON object", action=action, status=200)
+            raise ApiSchemaError("response is not a JSON object", action=action, status=status)
         meta = data.get("ResponseMetadata")
         meta = meta if isinstance(meta, dict) else {}
         error = meta.get("Error")
-        request_id = str(meta.get("RequestId") or "")
-        if resp.status_code != 200 or error:
+        request_id = _message(meta.get("RequestId"))[:64]
+        if status != 200 or error:
             err = error if isinstance(error, dict) else {}
-            code = str(err.get("Code") or "")
-            message = str(err.get("Message") or f"HTTP {resp.status_code}")
-            cls = classify(resp.status_code, code)
-            raise cls(
-                message, action=action, status=resp.status_code, code=code, request_id=request_id
-            )
+            code = _message(err.get("Code"))[:64]
+            message = _message(err.get("Message")) or f"HTTP {status}"
+            cls = classify(status, code)
+            raise cls(message, action=action, status=status, code=code, request_id=request_id)
         result = data.get("Result")
         if not isinstance(result, dict):
             raise ApiSchemaError(

@@ -4,31 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from exporter.collectors import all_specs
-from exporter.metrics import HEALTH_SPECS
-from exporter.telemetry import TELEMETRY
+from exporter.collectors import SOURCES
+from exporter.health import HEALTH
 
 __all__ = ["render_metrics_md"]
-
-_SOURCE_TITLES = {
-    "realtime_operation": "Realtime operations (`ListRealTimeOperationData`)",
-    "realtime_quality": "Live quality (`ListRealTimeQuality`)",
-    "quality_report": "Quality report (`ListQuality`)",
-    "operation_report": "Operations report (`ListOperationData`)",
-    "call_detail": "Per-user client metrics (`ListCallDetail`, watch list only)",
-    "apps": "Apps (`ListApps`)",
-}
-
-_HEALTH = [
-    (HEALTH_SPECS["build_info"], "gauge", "version, python_version", "Exporter build (value 1)."),
-    (HEALTH_SPECS["up"], "gauge", "source, app_id",
-     "1 when the last refresh succeeded and its data is within max_staleness."),
-    (HEALTH_SPECS["last_success"], "gauge", "source, app_id",
-     "Unix time of the last successful refresh."),
-    (HEALTH_SPECS["data_ts"], "gauge", "source, app_id",
-     "Start of the newest vendor bucket exported: the data's own age."),
-    (HEALTH_SPECS["duration"], "gauge", "source", "Duration of the last refresh cycle."),
-]  # fmt: skip
 
 
 def render_metrics_md() -> str:
@@ -36,30 +15,29 @@ def render_metrics_md() -> str:
         "# Metric reference",
         "",
         "Generated from the exporter's tables by `python -m exporter.docs > docs/metrics.md`;",
-        "a test fails when this file is out of date. Names, units and labels follow",
-        "`../shared/docs/metrics-contract.md`. Vendor values are cached and refreshed on each",
-        "source's interval; a missing data point gives no sample, never 0.",
+        "a test fails when this file is out of date. Vendor values are gauges in base units",
+        "(ratios 0..1, seconds, bytes per second), cached and refreshed on each source's",
+        "interval; a missing data point gives no sample, never 0. `tests/metric_names.txt`",
+        "lists every family name: the public interface that dashboards and alerts rely on.",
         "",
     ]
-    current = None
-    for source, spec in all_specs():
-        if source != current:
-            current = source
-            lines += ["", f"## {_SOURCE_TITLES[source]}", "", f"source label: `{source}`", ""]
-            lines += ["| metric | labels | description |", "|---|---|---|"]
-        labels = ", ".join(f"`{label}`" for label in spec.labels)
-        lines.append(f"| `{spec.name}` | {labels} | {spec.help} |")
+    for cls in SOURCES:
+        actions = ", ".join(f"`{a}`" for a in cls.actions)
+        lines += ["", f"## {cls.title} ({actions})", "", f"source label: `{cls.name}`", ""]
+        lines += ["| metric | labels | description |", "|---|---|---|"]
+        for spec in cls.specs:
+            labels = ", ".join(f"`{label}`" for label in spec.labels)
+            lines.append(f"| `{spec.name}` | {labels} | {spec.help} |")
     lines += ["", "## Exporter health", "", "| metric | type | labels | description |"]
     lines += ["|---|---|---|---|"]
-    for name, kind, labels, text in _HEALTH:
-        lines.append(f"| `{name}` | {kind} | {labels} | {text} |")
-    for tspec in TELEMETRY.values():
-        labels = ", ".join(tspec.labels)
-        lines.append(f"| `{tspec.name}` | {tspec.type} | {labels} | {tspec.help} |")
+    for health in HEALTH.values():
+        labels = ", ".join(health.labels) or "—"
+        lines.append(f"| `{health.name}` | {health.type} | {labels} | {health.help} |")
+    names = ", ".join(f"`{cls.name}`" for cls in SOURCES)
     lines += [
         "",
-        "`source` is one of `realtime_operation`, `realtime_quality`, `quality_report`,",
-        '`operation_report`, `call_detail`, `apps` (the `apps` source has `app_id=""`).',
+        f'`source` is one of {names}; account-wide sources have `app_id=""`.',
+        "The standard `process_*` and `python_*` families of prometheus_client are exported too.",
         "",
     ]
     return "\n".join(lines)

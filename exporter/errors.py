@@ -4,6 +4,7 @@ The tree::
 
     ExporterError
     ├── ConfigError                 bad configuration (exit status 2)
+    ├── ListenError                 cannot listen on the address (exit status 2)
     └── ApiError                    a vendor API call failed; ``reason`` is one of REASONS
         ├── ApiThrottledError       reason="throttled"  HTTP 429 / FlowLimitExceeded*
         ├── ApiAuthError            reason="auth"       bad key or signature, clock skew, no policy
@@ -32,6 +33,7 @@ __all__ = [
     "ApiThrottledError",
     "ApiTimeoutError",
     "ConfigError",
+    "ListenError",
     "ExporterError",
 ]
 
@@ -42,6 +44,10 @@ class ExporterError(Exception):
 
 class ConfigError(ExporterError):
     """The configuration is invalid; the message names the key and the problem."""
+
+
+class ListenError(ExporterError):
+    """The HTTP server cannot listen: port in use, no permission, unknown host."""
 
 
 class ApiError(ExporterError):

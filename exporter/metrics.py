@@ -1,138 +1,253 @@
-"""The scrape side: ``CacheCollector`` turns the cache into metric families on every collect.
+"""The scrape side: the cache turned into metric families, and into exposition bytes.
 
-Vendor data: each source's pure ``build()`` over its fresh snapshots. Exporter health: build
-info, per (source, app_id) up / last success / data timestamp, per-source refresh duration.
-Self-metrics of API calls live in ``exporter.telemetry`` and share the same private registry.
+* ``CacheCollector`` (registered in the private registry): vendor data, each source's pure
+  ``build()`` over its fresh snapshots, and the health families derived from the cache (up,
+  last success, data timestamp per source and app; refresh duration and intervals per source).
+  What it builds is reused until the cache, the app list or a freshness changes.
+* ``LiveCollector``: what changes between refreshes (quota remaining, build and reload info).
+* ``Exposition``: a scrape is a lookup plus a write. The rendered text (and OpenMetrics) of each
+  source's families and of the health families is kept per cache change; only the small live
+  part (self-metrics counters, process metrics, quota) is rendered per scrape, and concurrent
+  scrapes share the cached bytes.
 """
 
 from __future__ import annotations
 
 import platform
-import time
+import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.gc_collector import GCCollector
 from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from exporter import __version__
-from exporter.cache import SnapshotCache
-from exporter.collectors.apps import INFO, info_samples
-from exporter.collectors.base import Snapshot, Source, build_families
+from exporter import __revision__, __version__
+from exporter.cache import Entry
+from exporter.collectors.base import Source
+from exporter.health import HEALTH, HealthSpec
+from exporter.limiter import Limiters
 from exporter.scheduler import Refresher
-from exporter.targets import Targets
-from exporter.telemetry import Telemetry
+from exporter.types import Snapshot
 
-__all__ = ["HEALTH_SPECS", "CacheCollector", "make_registry"]
+__all__ = ["CacheCollector", "Exposition", "LiveCollector", "ReloadStatus", "make_registries"]
 
-HEALTH_SPECS = {
-    "build_info": "volcengine_rtc_exporter_build_info",
-    "up": "volcengine_rtc_exporter_source_up",
-    "last_success": "volcengine_rtc_exporter_source_last_success_timestamp_seconds",
-    "data_ts": "volcengine_rtc_exporter_source_data_timestamp_seconds",
-    "duration": "volcengine_rtc_exporter_source_refresh_duration_seconds",
-}
+_EOF = b"# EOF\n"
+
+
+def _family(key: str) -> GaugeMetricFamily:
+    spec: HealthSpec = HEALTH[key]
+    return GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+
+
+class _Families:
+    """A registry stand-in for prometheus_client's encoders: yields fixed families."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+def render(families: list[Metric], fmt: str) -> bytes:
+    """Exposition bytes of ``families``: ``text`` (0.0.4) or ``openmetrics`` without ``# EOF``."""
+    reg = cast(CollectorRegistry, _Families(families))
+    if fmt == "openmetrics":
+        return bytes(generate_openmetrics(reg)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
+    return generate_latest(reg)
 
 
 class CacheCollector(Collector):
-    def __init__(
-        self,
-        refresher: Refresher,
-        targets: Targets,
-        staleness: dict[str, float],
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._refresher = refresher
-        self._cache: SnapshotCache = refresher.cache
-        self._sources: dict[str, Source[Any]] = refresher.sources
-        self._targets = targets
-        self._staleness = staleness
-        self._clock = clock
+    """Reads the current engine's refresher on every call (a reload swaps it)."""
+
+    def __init__(self, refresher: Callable[[], Refresher]) -> None:
+        self._engine = refresher
+        self._lock = threading.Lock()
+        self._built: dict[str, tuple[Any, list[Metric]]] = {}
+        self._bytes: dict[tuple[str, str], tuple[Any, bytes]] = {}
 
     def describe(self) -> Iterable[Metric]:
         # static: never runs collect() at registration (no auto_describe surprises)
-        for src in self._sources.values():
+        for src in self._engine().sources.values():
             for spec in src.specs:
                 yield GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
-        for name in HEALTH_SPECS.values():
-            yield GaugeMetricFamily(name, name)
+        for key in ("up", "last_success", "data_ts", "duration", "interval"):
+            yield _family(key)
 
     def collect(self) -> Iterable[Metric]:
-        now = self._clock()
-        entries = self._cache.entries()
-        targets = self._targets.current()
-        monitored = [t.app_id for t in targets]
+        for _, families in self.parts():
+            yield from families
 
-        up = GaugeMetricFamily(
-            HEALTH_SPECS["up"],
-            "1 when the last refresh of this source for this app succeeded and its data is "
-            "within max_staleness, else 0.",
-            labels=["source", "app_id"],
-        )
-        last_success = GaugeMetricFamily(
-            HEALTH_SPECS["last_success"],
-            "Unix time of the last successful refresh of this source for this app.",
-            labels=["source", "app_id"],
-        )
-        data_ts = GaugeMetricFamily(
-            HEALTH_SPECS["data_ts"],
-            "Unix time of the start of the newest vendor data bucket exported for this source "
-            "and app (how old the data itself is, API delays included).",
-            labels=["source", "app_id"],
-        )
-        duration = GaugeMetricFamily(
-            HEALTH_SPECS["duration"],
-            "Duration of the last refresh cycle of this source over all its apps, seconds.",
-            labels=["source"],
-        )
-        build = GaugeMetricFamily(
-            HEALTH_SPECS["build_info"],
-            "Exporter build information (value 1).",
-            labels=["version", "python_version"],
-        )
-        build.add_metric([__version__, platform.python_version()], 1.0)
-
-        for name, src in self._sources.items():
-            max_age = self._staleness[name]
-            if src.per_app:
-                keys = [(name, a.app_id) for a in targets if src.wants(a)]
-            else:
-                keys = [(name, "")]
-            keys += [k for k in entries if k[0] == name and k not in keys]
+    def parts(self) -> list[tuple[Any, list[Metric]]]:
+        """(version key, families) per source and for health; rebuilt only when stale."""
+        refresher = self._engine()
+        cache, view = refresher.cache, refresher.targets
+        now = refresher.clock.monotonic()
+        entries = cache.entries()
+        targets = view.current()
+        version = (id(refresher), view.version)
+        out: list[tuple[Any, list[Metric]]] = []
+        health_keys: list[tuple[str, str, Entry | None, bool]] = []
+        for name, src in refresher.sources.items():
+            max_age = refresher.staleness(name)
+            keys = [(name, "")] if src.scope == "account" else [
+                (name, a.app_id) for a in targets if src.wants(a)
+            ]  # fmt: skip
+            keys += sorted(k for k in entries if k[0] == name and k not in set(keys))
             fresh: list[Snapshot] = []
+            fresh_keys = []
             for key in keys:
                 entry = entries.get(key)
                 is_fresh = entry is not None and entry.fresh(now, max_age)
-                up.add_metric(list(key), 1.0 if entry and entry.up and is_fresh else 0.0)
-                if entry is None or entry.last_success is None:
-                    continue
-                last_success.add_metric(list(key), entry.last_success)
-                if is_fresh and entry.snapshot is not None:
+                health_keys.append((name, key[1], entry, is_fresh))
+                if is_fresh and entry is not None and entry.snapshot is not None:
                     fresh.append(entry.snapshot)
-                    if entry.snapshot.data_timestamp is not None:
-                        data_ts.add_metric(list(key), entry.snapshot.data_timestamp)
-            if name in self._refresher.cycle_duration:
-                duration.add_metric([name], self._refresher.cycle_duration[name])
-            if name == "apps":
-                continue  # app_info is built below for every monitored app
-            yield from src.build(fresh)
+                    fresh_keys.append(key[1])
+            vkey = (cache.source_generation(name), tuple(fresh_keys), version)
+            out.append((("source", name, vkey), self._build(src, vkey, fresh, view)))
+        statuses = cache.statuses()
+        hkey = (cache.generation, version, tuple((n, a, f) for n, a, _, f in health_keys))
+        names = list(refresher.sources)
+        out.append((("health", "", hkey), self._health(hkey, health_keys, statuses, names)))
+        return out
 
-        yield from build_families(
-            [INFO], info_samples(monitored, self._fresh_known_apps(now), self._targets.names)
-        )
-        yield from (build, up, last_success, data_ts, duration)
+    def _build(self, src: Source[Any], vkey: Any, fresh: list[Snapshot], view: Any) -> list[Metric]:
+        name = src.name
+        with self._lock:
+            cached = self._built.get(name)
+            if cached is not None and cached[0] == vkey:
+                return cached[1]
+        families = list(src.build(fresh, view))
+        with self._lock:
+            self._built[name] = (vkey, families)
+        return families
 
-    def _fresh_known_apps(self, now: float) -> dict[str, tuple[str, str]]:
-        entry = self._cache.get("apps", "")
-        if entry is None or not entry.fresh(now, self._staleness.get("apps", 0.0)):
-            return {}
-        return self._targets.known_apps()
+    def _health(
+        self,
+        hkey: Any,
+        keys: list[tuple[str, str, Entry | None, bool]],
+        statuses: dict[str, Any],
+        names: list[str],
+    ) -> list[Metric]:
+        with self._lock:
+            cached = self._built.get("\0health")
+            if cached is not None and cached[0] == hkey:
+                return cached[1]
+        up, last, data_ts = _family("up"), _family("last_success"), _family("data_ts")
+        duration, interval = _family("duration"), _family("interval")
+        for name, app_id, entry, is_fresh in keys:
+            up.add_metric([name, app_id], 1.0 if entry and entry.up and is_fresh else 0.0)
+            if entry is None or entry.success_wall is None:
+                continue
+            last.add_metric([name, app_id], entry.success_wall)
+            snap = entry.snapshot
+            if is_fresh and snap is not None and snap.data_timestamp is not None:
+                data_ts.add_metric([name, app_id], snap.data_timestamp)
+        for name in names:
+            status = statuses.get(name)
+            if status is None:
+                continue
+            if status.cycle_duration is not None:
+                duration.add_metric([name], status.cycle_duration)
+            interval.add_metric([name, "configured"], status.configured_interval)
+            interval.add_metric([name, "effective"], status.effective_interval)
+        families: list[Metric] = [up, last, data_ts, duration, interval]
+        with self._lock:
+            self._built["\0health"] = (hkey, families)
+        return families
+
+    def rendered(self, fmt: str) -> list[bytes]:
+        """The exposition bytes of every part, re-rendered only for parts that changed."""
+        out = []
+        for vkey, families in self.parts():
+            with self._lock:
+                cached = self._bytes.get((str(vkey[:2]), fmt))
+            if cached is not None and cached[0] == vkey:
+                out.append(cached[1])
+                continue
+            data = render(families, fmt)
+            with self._lock:
+                self._bytes[(str(vkey[:2]), fmt)] = (vkey, data)
+            out.append(data)
+        return out
 
 
-def make_registry() -> tuple[CollectorRegistry, Telemetry]:
+class ReloadStatus:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.successful = True
+        self.success_timestamp = clock()
+
+
+class LiveCollector(Collector):
+    """Build info, reload status and quota remaining: cheap, read on every scrape."""
+
+    def __init__(
+        self, limiters: Callable[[], Limiters], actions: list[str], reload: ReloadStatus
+    ) -> None:
+        self._limiters = limiters
+        self._actions = actions
+        self._reload = reload
+
+    def describe(self) -> Iterable[Metric]:
+        for key in ("build_info", "quota_remaining", "reload_ok", "reload_ts"):
+            yield _family(key)
+
+    def collect(self) -> Iterable[Metric]:
+        build = _family("build_info")
+        build.add_metric([__version__, __revision__, platform.python_version()], 1.0)
+        quota = _family("quota_remaining")
+        for action in self._actions:
+            lim = self._limiters()[action]
+            for window in ("minute", "day"):
+                left = lim.remaining(window)
+                if left is not None:
+                    quota.add_metric([action, window], left)
+        ok, ts = _family("reload_ok"), _family("reload_ts")
+        ok.add_metric([], 1.0 if self._reload.successful else 0.0)
+        ts.add_metric([], self._reload.success_timestamp)
+        return [build, quota, ok, ts]
+
+
+class _Delegate(Collector):
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        return self._registry.collect()
+
+
+class Exposition:
+    """``/metrics`` bodies: cached vendor and health parts plus the live part."""
+
+    def __init__(self, cache_collector: CacheCollector, live: CollectorRegistry) -> None:
+        self._cache = cache_collector
+        self._live = live
+
+    def body(self, fmt: str) -> bytes:
+        parts = self._cache.rendered(fmt)
+        if fmt == "openmetrics":
+            live = bytes(generate_openmetrics(self._live)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
+            return b"".join(parts) + live + _EOF
+        return b"".join(parts) + generate_latest(self._live)
+
+
+def make_registries() -> tuple[CollectorRegistry, CollectorRegistry]:
+    """(registry, live): ``live`` holds what is rendered per scrape (self-metrics, process,
+    Python); ``registry`` adds the cache collector and is the whole exposition."""
+    from prometheus_client import disable_created_metrics
+
     # no *_created series: they double the self-metrics and carry no information here
     disable_created_metrics()  # type: ignore[no-untyped-call]
+    live = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=live)
+    PlatformCollector(registry=live)
+    GCCollector(registry=live)
     registry = CollectorRegistry(auto_describe=False)
-    return registry, Telemetry(registry)
+    registry.register(_Delegate(live))
+    return registry, live

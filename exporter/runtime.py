@@ -1,55 +1,147 @@
-"""Wiring: settings -> client -> sources -> cache/refresher -> collector -> registry -> server."""
+"""Wiring: settings -> client -> sources -> refresher -> cache -> collectors -> registry -> server.
+
+The parts that a reload may replace (client, limiters, sources, targets, refresher, scheduler)
+form an ``Engine``; what outlives a reload (registries, self-metrics, the cache, the HTTP app)
+belongs to the ``Runtime``. A reload builds a new engine from the new settings, swaps it in
+atomically and stops the old one; the cache of (source, app) pairs that stay is kept.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass
 from typing import Any
-from wsgiref.simple_server import WSGIServer
 
 import httpx
-from prometheus_client import CollectorRegistry
 
 from exporter.cache import SnapshotCache
 from exporter.client import VolcClient
-from exporter.collectors import make_sources
+from exporter.collectors import SOURCES, actions
 from exporter.collectors.base import Source
-from exporter.limiter import Limiters
-from exporter.metrics import CacheCollector, make_registry
+from exporter.limiter import Limiters, Quota, Waiter
+from exporter.log import add_secret, get_logger
+from exporter.metrics import (
+    CacheCollector,
+    Exposition,
+    LiveCollector,
+    ReloadStatus,
+    make_registries,
+)
+from exporter.quotas import PROVIDERS
 from exporter.scheduler import Refresher, TimerScheduler
-from exporter.server import ExporterApp, serve
-from exporter.settings import Settings, parse_listen_address
+from exporter.server import ExporterApp
+from exporter.settings import Settings
 from exporter.targets import Targets
 from exporter.telemetry import Telemetry
+from exporter.types import Clock, SystemClock
 
-__all__ = ["Runtime", "action_rates"]
+__all__ = ["Engine", "Runtime", "quotas_for"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
-def action_rates(settings: Settings) -> tuple[float, dict[str, float]]:
-    """Requests/s this instance may send per action: quota x headroom / number of shards."""
+def quotas_for(settings: Settings) -> dict[str, Quota]:
+    """Per-action quotas: the provider's, then rate_limit overrides (per_second, quotas)."""
     rl = settings.rate_limit
-    _, shards = settings.shard_index
-    share = rl.headroom / shards
-    return rl.requests_per_second * share, {a: r * share for a, r in rl.per_action.items()}
+    out: dict[str, Quota] = {}
+    for action, quota in PROVIDERS[settings.provider].quotas.items():
+        per_second = rl.per_action.get(action, rl.requests_per_second or quota.per_second)
+        out[action] = Quota(per_second, quota.per_minute, quota.per_day)
+    for action, override in rl.quotas.items():
+        base = out.get(action, Quota())
+        out[action] = Quota(
+            override.per_second if override.per_second is not None else base.per_second,
+            override.per_minute if override.per_minute is not None else base.per_minute,
+            override.per_day if override.per_day is not None else base.per_day,
+        )
+    return out
+
+
+class _Credentials:
+    """The current credentials; a reload swaps them, the signer reads them per request."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.set(settings)
+
+    def set(self, settings: Settings) -> None:
+        triple = settings.credential_triple()
+        for secret in triple[1:]:
+            if secret:
+                add_secret(secret)
+        self._triple = triple
+
+    def __call__(self) -> tuple[str, str, str | None]:
+        return self._triple
 
 
 @dataclass
-class Runtime:
+class Engine:
     settings: Settings
-    registry: CollectorRegistry
-    telemetry: Telemetry
     client: VolcClient
+    limiters: Limiters
     sources: dict[str, Source[Any]]
-    cache: SnapshotCache
     targets: Targets
     refresher: Refresher
     scheduler: TimerScheduler | None
-    app: ExporterApp
-    server: WSGIServer | None = None
+
+    def start(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+        self.refresher.shutdown()
+        self.client.close()
+
+
+def _limiters(settings: Settings, clock: Clock) -> Limiters:
+    _, shards = settings.shard_index
+    quotas = quotas_for(settings)
+    return Limiters(
+        quotas,
+        Quota(per_second=settings.rate_limit.requests_per_second or 2.0),
+        headroom=settings.rate_limit.headroom,
+        shards=shards,
+        clock=clock.monotonic,
+    )
+
+
+def _same_quotas(a: Settings, b: Settings) -> bool:
+    return (a.provider, a.rate_limit, a.shard) == (b.provider, b.rate_limit, b.shard)
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+        waiter: Waiter | None = None,
+        inline: bool = False,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self._transport = transport
+        self._waiter = waiter  # tests: a waiter that advances virtual time
+        self._inline = inline  # tests: cycles run in the caller's thread
+        self.registry, self.live = make_registries()
+        self.telemetry = Telemetry(
+            self.live, actions(), [cls.name for cls in SOURCES], self.clock.time
+        )
+        self.cache = SnapshotCache()
+        self.reload_status = ReloadStatus(self.clock.time)
+        self._credentials = _Credentials(settings)
+        self._swap = threading.Lock()
+        self.engine = self._engine(settings, None)
+        self.collector = CacheCollector(lambda: self.engine.refresher)
+        self.registry.register(self.collector)
+        self.live.register(
+            LiveCollector(lambda: self.engine.limiters, actions(), self.reload_status)
+        )
+        self.app = ExporterApp(self, Exposition(self.collector, self.live))
+        self.server: Any = None
 
     @classmethod
     def build(
@@ -57,61 +149,130 @@ class Runtime:
         settings: Settings,
         *,
         transport: httpx.BaseTransport | None = None,
-        clock: Callable[[], float] | None = None,
+        clock: Clock | None = None,
+        waiter: Waiter | None = None,
+        inline: bool = False,
     ) -> Runtime:
-        registry, telemetry = make_registry()
-        default_rate, per_action = action_rates(settings)
+        return cls(settings, transport=transport, clock=clock, waiter=waiter, inline=inline)
+
+    # -- the current engine --------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.engine.settings
+
+    @property
+    def refresher(self) -> Refresher:
+        return self.engine.refresher
+
+    @property
+    def sources(self) -> dict[str, Source[Any]]:
+        return self.engine.sources
+
+    @property
+    def targets(self) -> Targets:
+        return self.engine.targets
+
+    @property
+    def client(self) -> VolcClient:
+        return self.engine.client
+
+    def _engine(self, settings: Settings, old: Engine | None) -> Engine:
+        clock = self.clock
+        if old is not None and _same_quotas(old.settings, settings):
+            limiters = old.limiters  # keep the send history: the quota windows go on
+        else:
+            limiters = _limiters(settings, clock)
+        waiter = self._waiter or Waiter()  # per engine: stopping the old one cancels its waits
+        tz = dt.timezone(dt.timedelta(seconds=settings.utc_offset_seconds))
         client = VolcClient(
-            endpoint=settings.endpoint,
-            region=settings.region,
-            access_key_id=settings.credentials.access_key_id or "",
-            secret_access_key=settings.secret_key,
-            telemetry=telemetry,
-            limiters=Limiters(default_rate, per_action),
+            endpoint=settings.base_url,
+            region=settings.signing_region,
+            credentials=self._credentials,
+            telemetry=self.telemetry,
+            limiters=limiters,
+            waiter=waiter,
+            tz=tz,
             version=settings.version,
             service=settings.service,
             timeout=settings.timeout_seconds,
+            max_response_bytes=settings.max_response_bytes,
             max_retries=settings.rate_limit.max_retries,
             backoff_seconds=settings.rate_limit.backoff_seconds,
-            transport=transport,
-            clock=(lambda: dt.datetime.fromtimestamp(clock(), dt.UTC)) if clock else None,
+            transport=self._transport,
+            monotonic=clock.monotonic,
+            wall=clock.time if not isinstance(clock, SystemClock) else None,
         )
-        sources = make_sources(settings, client, telemetry)
-        cache = SnapshotCache()
-        targets = Targets(settings, cache)
-        intervals = {n: getattr(settings.sources, n).interval_seconds for n in sources}
-        staleness = {n: getattr(settings.sources, n).staleness for n in sources}
-        kw: dict[str, Any] = {"clock": clock} if clock else {}
-        refresher = Refresher(sources, cache, targets, intervals, **kw)
-        registry.register(CacheCollector(refresher, targets, staleness, **kw))
+        sources: dict[str, Source[Any]] = {}
+        statuses: list[str] | None = None
+        for cls in SOURCES:
+            src_settings = settings.source(cls.name)
+            if cls.discovers_apps:
+                statuses = getattr(src_settings, "statuses", None)
+            if src_settings.enabled:
+                sources[cls.name] = cls(client, src_settings, tz)
+        targets = Targets(settings, statuses)
+        refresher = Refresher(
+            sources,
+            self.cache,
+            targets,
+            limiters,
+            self.telemetry,
+            clock,
+            waiter,
+            inline=self._inline,
+        )
         scheduler = TimerScheduler(refresher) if settings.refresh.mode == "timer" else None
-        app = ExporterApp(
-            registry,
-            refresher,
-            telemetry_path=settings.web.telemetry_path,
-            mode=settings.refresh.mode,
-            scrape_timeout=settings.refresh.scrape_timeout_seconds,
-            scheduler=scheduler,
-            **kw,
-        )
-        return cls(
-            settings, registry, telemetry, client, sources, cache, targets, refresher,
-            scheduler, app,
-        )  # fmt: skip
+        return Engine(settings, client, limiters, sources, targets, refresher, scheduler)
+
+    # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> tuple[str, int]:
+        """Listen, then start refreshing; returns the bound host and port."""
+        address = self.serve()
+        self.engine.start()
+        return address
+
+    def serve(self) -> tuple[str, int]:
+        """Listen on ``web.listen_address``; returns the bound host and port."""
+        from exporter.errors import ListenError
+        from exporter.settings import parse_listen_address
+        from exporter.webserver import serve
+
         host, port = parse_listen_address(self.settings.web.listen_address)
-        self.server, _ = serve(self.app, host, port)
-        if self.scheduler is not None:
-            self.scheduler.start()
+        try:
+            self.server = serve(self.app, host, port)
+        except OSError as exc:
+            raise ListenError(
+                f"cannot listen on {self.settings.web.listen_address}: {exc.strerror or exc}"
+            ) from None
         bound = self.server.server_address
         return str(bound[0]), int(bound[1])
 
-    def stop(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
+    def shutdown_server(self) -> None:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
-        self.refresher.shutdown()
-        self.client.close()
+            self.server = None
+
+    def reload(self, settings: Settings) -> None:
+        """Swap in an engine built from ``settings``; keep the cache of what stays."""
+        with self._swap:
+            old = self.engine
+            self._credentials.set(settings)
+            new = self._engine(settings, old)
+            if old.targets.discovered() and new.targets.discovery:
+                new.targets.set_discovered(old.targets.app_names())
+            for name in old.sources:
+                if name not in new.sources:
+                    self.cache.forget_source(name)
+            self.engine = new
+            old.stop()
+            new.start()
+            self.reload_status.successful = True
+            self.reload_status.success_timestamp = self.clock.time()
+        log.info("configuration reloaded", sources=",".join(new.sources))
+
+    def stop(self) -> None:
+        self.shutdown_server()
+        self.engine.stop()

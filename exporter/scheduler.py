@@ -2,34 +2,96 @@
 
 * ``Refresher.trigger(source)`` starts one refresh cycle of a source over all its apps, unless
   one is already in flight, in which case the caller gets the in-flight one (single flight).
-* Timer mode: an APScheduler 3.x ``BackgroundScheduler`` runs one interval job per source
-  (first run at start, ``max_instances=1``, ``coalesce=True``, a little jitter).
-* Scrape mode: ``Refresher.refresh_due(timeout)`` triggers the sources whose interval has passed
-  and waits for them up to the scrape timeout; whatever is not done by then is served from the
-  cache on this scrape and lands in the cache for the next.
+  A cycle goes through the apps in order (a few at a time, paced by the account-wide limiter),
+  so every app is refreshed once per cycle and none starves.
+* Timer mode: ``TimerScheduler`` runs each source every *effective* interval (the quota
+  planner's), on the monotonic clock: a wall clock that jumps never stops or bunches refreshes.
+  A run that comes due while the previous one still runs is skipped and counted.
+* Scrape mode: ``Refresher.refresh_due(timeout)`` triggers the sources that are due and waits
+  for them up to the scrape timeout; what is not done by then is served from the cache on this
+  scrape and lands in the cache for the next.
+
+Workers are daemon threads and every wait is cancellable, so shutdown takes well under 2 s.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
+import queue
+import random
 import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
+from functools import partial
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
-from apscheduler.schedulers.background import BackgroundScheduler
-
 from exporter.cache import SnapshotCache
-from exporter.collectors.base import AppTarget, Source
+from exporter.collectors.base import Source
 from exporter.errors import ApiError
+from exporter.limiter import Cancelled, Limiters, Waiter
+from exporter.log import get_logger
+from exporter.planner import Plan, make_plan
 from exporter.targets import Targets
+from exporter.telemetry import Telemetry
+from exporter.types import AppTarget, Clock, Snapshot
 
-__all__ = ["Refresher", "TimerScheduler"]
+__all__ = ["DaemonPool", "Refresher", "TimerScheduler"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
+
+
+class DaemonPool:
+    """A small executor of daemon threads (a stuck vendor call never blocks process exit).
+
+    With ``workers=0`` it runs each task in the caller's thread: deterministic virtual-time
+    tests drive whole refresh cycles this way."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        fut: Future[Any] = Future()
+        if not self._threads:
+            fut.set_running_or_notify_cancel()
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
+            return fut
+        self._queue.put((fut, fn))
+        return fut
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fut, fn = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # handed to the waiter, never lost
+                fut.set_exception(exc)
+
+    def shutdown(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+
+
+def _settle(target: Future[None], source: Future[Any]) -> None:
+    exc = source.exception()
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(None)
 
 
 class Refresher:
@@ -38,26 +100,73 @@ class Refresher:
         sources: dict[str, Source[Any]],
         cache: SnapshotCache,
         targets: Targets,
-        intervals: dict[str, float],
-        clock: Callable[[], float] = time.time,
+        limiters: Limiters,
+        telemetry: Telemetry,
+        clock: Clock,
+        waiter: Waiter,
+        *,
+        concurrency: int = 2,
+        inline: bool = False,
     ) -> None:
         self.sources = sources
         self.cache = cache
         self.targets = targets
-        self.intervals = intervals
+        self.limiters = limiters
+        self.telemetry = telemetry
         self.clock = clock
+        self.waiter = waiter
+        self._concurrency = concurrency
         self._lock = threading.Lock()
         self._inflight: dict[str, Future[None]] = {}
-        self._executor = ThreadPoolExecutor(
-            max_workers=max(1, len(sources)), thread_name_prefix="refresh"
-        )
-        self.cycle_started: dict[str, float] = {}
-        self.cycle_finished: dict[str, float] = {}
-        self.cycle_duration: dict[str, float] = {}
+        # inline: cycles and fetches run in the caller's thread (virtual-time tests)
+        self._cycles = DaemonPool(0 if inline else max(1, len(sources)), "refresh")
+        self._fetches = {n: DaemonPool(0 if inline else concurrency, f"fetch-{n}") for n in sources}
         self._last_reason: dict[tuple[str, str], str] = {}
+        self._skips_logged: set[tuple[str, str]] = set()
+        self._attempted: set[str] = set()
+        self._plan_version = -1
+        self.plan: Plan = self.replan()
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.waiter.cancel()
+        self._cycles.shutdown()
+        for pool in self._fetches.values():
+            pool.shutdown()
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def replan(self) -> Plan:
+        """Recompute the plan when the app list changed; log what the quota lengthens."""
+        version = self.targets.version
+        if version == self._plan_version:
+            return self.plan
+        plan = make_plan(self.sources, self.targets.current(), self.limiters)
+        self._plan_version = version
+        for name, p in plan.sources.items():
+            self.cache.update_status(
+                name,
+                configured_interval=p.configured,
+                effective_interval=p.effective,
+                staleness=p.staleness,
+                notes=[p.arithmetic()],
+            )
+            if p.lengthened:
+                log.warning(
+                    "quota cannot keep the configured interval",
+                    source=name,
+                    apps=p.apps,
+                    configured_seconds=p.configured,
+                    effective_seconds=round(p.effective, 1),
+                    arithmetic=p.arithmetic(),
+                )
+        self.plan = plan
+        return plan
+
+    def interval(self, name: str) -> float:
+        return self.plan.sources[name].effective
+
+    def staleness(self, name: str) -> float:
+        return self.plan.sources[name].staleness
 
     # -- triggering ----------------------------------------------------------------------------
 
@@ -66,123 +175,210 @@ class Refresher:
             fut = self._inflight.get(name)
             if fut is not None and not fut.done():
                 return fut
-            self.cycle_started[name] = self.clock()
-            fut = self._executor.submit(self._cycle, name)
-            self._inflight[name] = fut
-            return fut
+            placeholder: Future[None] = Future()
+            self._inflight[name] = placeholder
+            self.cache.update_status(name, cycle_started=self.clock.monotonic(), running=True)
+        fut = self._cycles.submit(partial(self._cycle, name))
+        fut.add_done_callback(lambda f: _settle(placeholder, f))
+        return placeholder
+
+    def running(self, name: str) -> bool:
+        with self._lock:
+            fut = self._inflight.get(name)
+            return fut is not None and not fut.done()
 
     def refresh(self, name: str) -> None:
         """Run (or join) one refresh cycle of ``name`` and wait for it."""
         self.trigger(name).result()
 
     def due(self, name: str, now: float) -> bool:
-        started = self.cycle_started.get(name)
-        return started is None or now - started >= self.intervals[name]
+        started = self.cache.status(name).cycle_started
+        return started is None or now - started >= self.interval(name)
 
     def refresh_due(self, timeout: float) -> None:
         """Scrape mode: refresh every due source, waiting at most ``timeout`` seconds."""
-        now = self.clock()
+        self.replan()
+        now = self.clock.monotonic()
         futures = []
-        order = sorted(self.sources, key=lambda n: n != "apps")  # discovery first
+        order = sorted(self.sources, key=lambda n: not self.sources[n].discovers_apps)
         for name in order:
-            with self._lock:
-                running = self._inflight.get(name)
-            if running is not None and not running.done():
-                futures.append(running)  # join the refresh another scrape started
+            if self.running(name):
+                futures.append(self.trigger(name))  # join the refresh another scrape started
             elif self.due(name, now):
                 futures.append(self.trigger(name))
         if futures:
-            wait(futures, timeout=timeout)
+            wait(futures, timeout=max(0.0, timeout))
 
     def ready(self) -> bool:
-        """Every enabled source has finished at least one refresh cycle (success or not)."""
-        return all(name in self.cycle_finished for name in self.sources)
+        """Every enabled source has finished a refresh cycle or at least one fetch."""
+        with self._lock:
+            attempted = set(self._attempted)
+        return all(
+            name in attempted or self.cache.status(name).cycle_finished is not None
+            for name in self.sources
+        )
 
     # -- one cycle -----------------------------------------------------------------------------
 
     def _apps_for(self, src: Source[Any]) -> list[AppTarget]:
-        if self.targets.discovery and not self.targets.discovered() and "apps" in self.sources:
-            self.refresh("apps")  # discovery first; joins a cycle already in flight
+        if src.scope == "account":
+            return [AppTarget("")]
+        if self.targets.needs_discovery():
+            for name, other in self.sources.items():
+                if other.discovers_apps:
+                    self.refresh(name)  # discovery first; joins a cycle already in flight
         return [a for a in self.targets.current() if src.wants(a)]
 
     def _cycle(self, name: str) -> None:
         src = self.sources[name]
-        started = time.perf_counter()
+        started = self.clock.monotonic()
         try:
-            if not src.per_app:
-                self._fetch_one(src, AppTarget(""))
-                return
             apps = self._apps_for(src)
             src.begin_cycle()
-            for app in apps:
-                self._fetch_one(src, app)
-            self.cache.retain(name, {a.app_id for a in apps})
-        except Exception:  # a bug must not kill the refresh thread; the source shows down
-            log.exception("refresh cycle failed source=%s", name)
+            pool = self._fetches[name]
+            futures = [pool.submit(partial(self._fetch_one, src, app)) for app in apps]
+            wait(futures)
+            if src.scope == "app":
+                self.cache.retain(name, {a.app_id for a in apps})
+        except Cancelled:
+            return
+        except Exception as exc:  # a bug must not kill the refresher; the source shows down
+            log.error("refresh cycle failed", source=name, error=f"{type(exc).__name__}: {exc}")
         finally:
-            self.cycle_duration[name] = time.perf_counter() - started
-            self.cycle_finished[name] = self.clock()
+            now = self.clock.monotonic()
+            self.cache.update_status(
+                name, cycle_finished=now, cycle_duration=now - started, running=False
+            )
+            self.replan()
 
     def _fetch_one(self, src: Source[Any], app: AppTarget) -> None:
+        if self.waiter.cancelled:
+            return
         key = (src.name, app.app_id)
         try:
-            snapshot = src.fetch(app, self.clock())
+            snapshot = src.fetch(app, self.clock.time())
+        except Cancelled:
+            return
         except ApiError as exc:
-            self.cache.put_failure(src.name, app.app_id, exc.reason, self.clock())
-            level = logging.WARNING if self._last_reason.get(key) != exc.reason else logging.DEBUG
-            log.log(level, "source down source=%s app_id=%s error=%s", src.name, app.app_id, exc)
-            self._last_reason[key] = exc.reason
+            self._failed(src, app, exc.reason, str(exc))
             return
-        except Exception:
-            self.cache.put_failure(src.name, app.app_id, "internal", self.clock())
-            log.exception("unexpected error source=%s app_id=%s", src.name, app.app_id)
-            self._last_reason[key] = "internal"
+        except Exception as exc:
+            if self.waiter.cancelled:
+                return  # the client was closed under us while shutting down
+            self._failed(src, app, "internal", f"{type(exc).__name__}: {exc}")
             return
+        finally:
+            with self._lock:
+                self._attempted.add(src.name)
         if self._last_reason.pop(key, None):
-            log.info("source recovered source=%s app_id=%s", src.name, app.app_id)
-        self.cache.put_success(src.name, app.app_id, snapshot, self.clock())
+            log.info("source recovered", source=src.name, app_id=app.app_id)
+        self._record(src, app, snapshot)
+
+    def _failed(self, src: Source[Any], app: AppTarget, reason: str, error: str) -> None:
+        key = (src.name, app.app_id)
+        self.cache.put_failure(src.name, app.app_id, reason)
+        first = self._last_reason.get(key) != reason
+        self._last_reason[key] = reason
+        log.log(
+            30 if first else 10,
+            "source down",
+            source=src.name,
+            app_id=app.app_id,
+            reason=reason,
+            error=error,
+        )
+
+    def _record(self, src: Source[Any], app: AppTarget, snapshot: Snapshot) -> None:
+        self.cache.put_success(
+            src.name, app.app_id, snapshot, self.clock.monotonic(), self.clock.time()
+        )
+        for reason, n in snapshot.skipped.items():
+            self.telemetry.points_skipped.labels(src.name, reason).inc(n)
+            if (src.name, reason) not in self._skips_logged:
+                self._skips_logged.add((src.name, reason))
+                log.warning(
+                    "skipping unreadable data points",
+                    source=src.name,
+                    app_id=app.app_id,
+                    reason=reason,
+                    count=n,
+                )
+        for unit, n in snapshot.unknown_units.items():
+            self.telemetry.count_unknown_unit(src.actions[0], unit, n)
+        if snapshot.dropped:
+            self.telemetry.series_dropped.labels(src.name).inc(snapshot.dropped)
+            log.warning("series cap reached", source=src.name, app_id=app.app_id,
+                        dropped=snapshot.dropped)  # fmt: skip
+        src.contribute(snapshot, self.targets)
 
 
 class TimerScheduler:
-    """Timer mode: one APScheduler interval job per source."""
+    """Timer mode: each source every effective interval, on the monotonic clock."""
 
-    def __init__(self, refresher: Refresher, jitter: float = 2.0) -> None:
+    def __init__(
+        self,
+        refresher: Refresher,
+        *,
+        jitter: float = 2.0,
+        rng: random.Random | None = None,
+    ) -> None:
         self._refresher = refresher
-        self._scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
-        self._scheduler.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
-        for name, interval in refresher.intervals.items():
-            if name not in refresher.sources:
-                continue
-            self._scheduler.add_job(
-                refresher.refresh,
-                "interval",
-                args=[name],
-                id=name,
-                name=f"refresh {name}",
-                seconds=interval,
-                jitter=min(jitter, interval / 10),
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=max(1, int(interval)),
-                next_run_time=dt.datetime.now(dt.UTC),  # first refresh at start
-            )
+        self._jitter = jitter
+        self._rng = rng or random.Random()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._skipping: set[str] = set()
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._scheduler.start()
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._thread.start()
 
     def shutdown(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        self._stop.set()
+        self._wake.set()
 
     def next_run(self, name: str) -> float | None:
-        job = self._scheduler.get_job(name)
-        if job is None or job.next_run_time is None:
-            return None
-        return float(job.next_run_time.timestamp())
+        return self._refresher.cache.status(name).next_due
 
-    @staticmethod
-    def _on_event(event: JobExecutionEvent) -> None:
-        if event.code == EVENT_JOB_MAX_INSTANCES:
-            log.warning("refresh still running, skipped a run job=%s", event.job_id)
-        elif event.exception is not None:
-            log.error("refresh job failed job=%s error=%s", event.job_id, event.exception)
+    def tick(self) -> float:
+        """Start every due source; return the monotonic time of the next due one."""
+        r = self._refresher
+        r.replan()
+        now = r.clock.monotonic()
+        nearest = now + 3600.0
+        for name in r.sources:
+            status = r.cache.status(name)
+            due = status.next_due if status.next_due is not None else now
+            if due <= now:
+                interval = r.interval(name)
+                if r.running(name):
+                    r.telemetry.runs_skipped.labels(name).inc()
+                    if name not in self._skipping:
+                        self._skipping.add(name)
+                        log.warning(
+                            "refresh still running, skipping runs until it ends",
+                            source=name,
+                            interval_seconds=round(interval, 1),
+                        )
+                else:
+                    if name in self._skipping:
+                        self._skipping.discard(name)
+                        log.info("refresh caught up", source=name)
+                    r.trigger(name)
+                spread = min(self._jitter, interval / 10)
+                due = now + interval + self._rng.uniform(-spread, spread)
+                r.cache.update_status(name, next_due=due)
+            nearest = min(nearest, due)
+        return nearest
+
+    def _loop(self) -> None:
+        r = self._refresher
+        while not self._stop.is_set():
+            try:
+                nearest = self.tick()
+            except Exception as exc:  # never let the scheduler thread die
+                log.error("scheduler tick failed", error=f"{type(exc).__name__}: {exc}")
+                nearest = r.clock.monotonic() + 1.0
+            self._wake.wait(max(0.05, min(60.0, nearest - r.clock.monotonic())))
+            self._wake.clear()

@@ -1,153 +1,145 @@
-"""HTTP server: ``/metrics``, ``/`` landing page, ``/-/healthy``, ``/-/ready``.
+"""The HTTP application: ``/metrics``, ``/`` landing page, ``/-/healthy``, ``/-/ready``,
+``/-/reload``. A WSGI app; ``exporter.webserver`` serves it (worker pool, TLS, basic auth).
 
-A small WSGI dispatcher around prometheus-client's ``make_wsgi_app`` (which handles content
-negotiation, OpenMetrics and gzip), served by the standard library's threading WSGI server.
+``/metrics`` negotiates the text and OpenMetrics formats and gzip like prometheus_client's own
+handler, but serves bytes the exporter keeps per cache change (``exporter.metrics.Exposition``):
+a scrape is a lookup plus a write. In scrape mode it first refreshes the sources that are due,
+waiting at most the scrape timeout minus a margin.
 """
 
 from __future__ import annotations
 
+import gzip
 import html
-import logging
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.exposition import choose_encoder
 
-from exporter import __version__
-from exporter.scheduler import Refresher, TimerScheduler
+from exporter import __revision__, __version__
+from exporter.log import get_logger
+from exporter.metrics import Exposition
 
-__all__ = ["ExporterApp", "serve"]
+if TYPE_CHECKING:
+    from exporter.runtime import Runtime
 
-log = logging.getLogger(__name__)
+__all__ = ["ExporterApp", "scrape_budget"]
+
+log = get_logger(__name__)
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 
 
+def scrape_budget(header: str | None, configured: float) -> float:
+    """How long a scrape may wait for refreshes: the scrape timeout (Prometheus' header, capped
+    by the configured one) minus a margin for rendering and sending the answer."""
+    try:
+        budget = float(header) if header else configured
+    except ValueError:
+        budget = configured
+    if not budget > 0:  # also NaN
+        budget = configured
+    budget = min(budget, configured)
+    return max(0.05, budget - max(0.5, 0.1 * budget))
+
+
 class ExporterApp:
-    def __init__(
-        self,
-        registry: CollectorRegistry,
-        refresher: Refresher,
-        *,
-        telemetry_path: str,
-        mode: str,
-        scrape_timeout: float,
-        scheduler: TimerScheduler | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._metrics = make_wsgi_app(registry)
-        self._refresher = refresher
-        self._path = telemetry_path
-        self._mode = mode
-        self._scrape_timeout = scrape_timeout
-        self._scheduler = scheduler
-        self._clock = clock
+    def __init__(self, runtime: Runtime, exposition: Exposition) -> None:
+        self._runtime = runtime
+        self._exposition = exposition
+        self.reloader: Callable[[], str | None] | None = None  # set by the CLI: error or None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
-        if path == self._path:
-            if self._mode == "scrape":
-                self._refresher.refresh_due(self._timeout(environ))
-            return self._metrics(environ, start_response)  # type: ignore[no-any-return]
+        method = environ.get("REQUEST_METHOD", "GET")
+        settings = self._runtime.settings
+        if path == settings.web.telemetry_path:
+            return self._metrics(environ, start_response)
         if path == "/-/healthy":
             return _text(start_response, "200 OK", "Healthy.\n")
         if path == "/-/ready":
-            if self._refresher.ready():
+            if self._runtime.refresher.ready():
                 return _text(start_response, "200 OK", "Ready.\n")
             return _text(start_response, "503 Service Unavailable", "Not ready: first refresh.\n")
+        if path == "/-/reload":
+            return self._reload(method, start_response)
         if path == "/":
             body = self._landing().encode("utf-8")
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
             return [body]
         return _text(start_response, "404 Not Found", "Not found.\n")
 
-    def _timeout(self, environ: Environ) -> float:
-        header = environ.get("HTTP_X_PROMETHEUS_SCRAPE_TIMEOUT_SECONDS")
-        try:
-            budget = float(header) if header else self._scrape_timeout
-        except ValueError:
-            budget = self._scrape_timeout
-        # leave time to render and send the answer
-        return max(0.1, min(budget, self._scrape_timeout) - 0.5)
+    def _metrics(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        settings = self._runtime.settings
+        if settings.refresh.mode == "scrape":
+            header = environ.get("HTTP_X_PROMETHEUS_SCRAPE_TIMEOUT_SECONDS")
+            budget = scrape_budget(header, settings.refresh.scrape_timeout_seconds)
+            self._runtime.refresher.refresh_due(budget)
+        _, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+        fmt = "openmetrics" if content_type.startswith("application/openmetrics") else "text"
+        body = self._exposition.body(fmt)
+        headers = [("Content-Type", content_type)]
+        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+            body = gzip.compress(body, compresslevel=1)
+            headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(body))))
+        start_response("200 OK", headers)
+        return [body]
+
+    def _reload(self, method: str, start_response: StartResponse) -> Iterable[bytes]:
+        if not self._runtime.settings.web.enable_lifecycle or self.reloader is None:
+            return _text(start_response, "403 Forbidden", "Lifecycle API is not enabled.\n")
+        if method not in ("POST", "PUT"):
+            return _text(start_response, "405 Method Not Allowed", "Use POST.\n")
+        error = self.reloader()
+        if error:
+            return _text(start_response, "500 Internal Server Error", f"{error}\n")
+        return _text(start_response, "200 OK", "Reloaded.\n")
 
     def _landing(self) -> str:
-        now = self._clock()
+        rt = self._runtime
+        refresher = rt.refresher
+        now = rt.clock.monotonic()
+        statuses = rt.cache.statuses()
         rows = []
-        for (source, app_id), e in sorted(self._refresher.cache.entries().items()):
-            age = f"{now - e.last_success:.0f}s ago" if e.last_success else "never"
+        for (source, app_id), e in sorted(rt.cache.entries().items()):
+            age = f"{now - e.success_mono:.0f}s ago" if e.success_mono is not None else "never"
+            due = statuses.get(source)
             nxt = ""
-            if self._scheduler is not None:
-                t = self._scheduler.next_run(source)
-                nxt = f"in {max(0.0, t - now):.0f}s" if t else ""
-            else:
-                started = self._refresher.cycle_started.get(source)
-                interval = self._refresher.intervals.get(source, 0.0)
-                nxt = (
-                    f"next scrape after {max(0.0, started + interval - now):.0f}s"
-                    if started
-                    else ""
-                )
-            rows.append(
-                "<tr>"
-                + "".join(
-                    f"<td>{html.escape(str(c))}</td>"
-                    for c in (
-                        source,
-                        app_id or "-",
-                        "up" if e.up else "DOWN",
-                        age,
-                        e.last_error or "-",
-                        nxt,
-                    )
-                )
-                + "</tr>"
-            )
+            if due is not None and due.next_due is not None:
+                nxt = f"in {max(0.0, due.next_due - now):.0f}s"
+            elif due is not None and due.cycle_started is not None and source in refresher.sources:
+                left = due.cycle_started + refresher.interval(source) - now
+                nxt = f"next scrape after {max(0.0, left):.0f}s"
+            cells = (source, app_id or "-", "up" if e.up else "DOWN", age, e.last_error or "-", nxt)
+            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
         table = "\n".join(rows) or "<tr><td colspan=6>no refresh has finished yet</td></tr>"
+        plan = html.escape(refresher.plan.table())
+        settings = rt.settings
         return f"""<!doctype html>
 <html><head><title>Volcengine RTC exporter</title></head>
 <body>
 <h1>Volcengine RTC exporter</h1>
-<p>Version {html.escape(__version__)}, refresh mode <b>{html.escape(self._mode)}</b>.
-<a href="{html.escape(self._path)}">Metrics</a> · <a href="/-/healthy">healthy</a> ·
-<a href="/-/ready">ready</a></p>
+<p>Version {html.escape(__version__)} (revision {html.escape(__revision__)}), provider
+<b>{html.escape(settings.provider)}</b>, refresh mode <b>{html.escape(settings.refresh.mode)}</b>.
+<a href="{html.escape(settings.web.telemetry_path)}">Metrics</a> · <a href="/-/healthy">healthy</a>
+· <a href="/-/ready">ready</a></p>
+<h2>Sources</h2>
 <table border=1 cellpadding=4>
 <tr><th>source</th><th>app_id</th><th>state</th><th>last success</th>
 <th>last error</th><th>next refresh</th></tr>
 {table}
 </table>
+<h2>Quota plan</h2>
+<pre>{plan}</pre>
 </body></html>
 """
 
 
 def _text(start_response: StartResponse, status: str, body: str) -> list[bytes]:
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
-    return [body.encode("utf-8")]
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        log.debug("http %s", format % args)
-
-
-def serve(app: ExporterApp, host: str, port: int) -> tuple[WSGIServer, threading.Thread]:
-    """Bind and serve in a daemon thread; returns the server (``.server_port``) and thread."""
-    server_class = _Server6 if ":" in host else _Server
-    httpd = make_server(host, port, app, server_class, handler_class=_QuietHandler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.1,), name="http", daemon=True)
-    thread.start()
-    return httpd, thread
+    data = body.encode("utf-8")
+    start_response(
+        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))]
+    )
+    return [data]

@@ -3,9 +3,11 @@
 Precedence, highest first: command-line flags, ``VOLC_RTC_EXPORTER_*`` environment variables
 (nested keys joined with ``__``, e.g.
 ``VOLC_RTC_EXPORTER_SOURCES__REALTIME_QUALITY__INTERVAL_SECONDS``),
-``VOLCENGINE_ACCESS_KEY`` / ``VOLCENGINE_SECRET_KEY``, the YAML file, defaults.
+``VOLCENGINE_ACCESS_KEY`` / ``VOLCENGINE_SECRET_KEY`` / ``VOLCENGINE_SESSION_TOKEN``, the YAML
+file, defaults. ``sources.<name>`` keys come from the source registry.
 
-This is the only module that reads environment variables or secret files.
+This is the only module that reads environment variables or secret files. Every number has
+sane bounds, duplicate YAML keys are refused, and no error message ever shows a secret value.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -23,6 +25,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -31,26 +34,46 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
+from exporter.collectors import SOURCES
+from exporter.collectors.base import SourceSettings
 from exporter.errors import ConfigError
+from exporter.quotas import PROVIDERS, QuotaSettings
 
 __all__ = [
     "DEFAULT_PORT",
     "AppConfig",
     "CallDetailWatch",
     "Settings",
+    "format_validation_error",
     "load_settings",
+    "parse_listen_address",
 ]
 
 DEFAULT_PORT = 9877
-MAX_USERS_PER_CALL = 20
-HOUR = 3600.0
-DAY = 86400.0
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def read_secret_file(path: Path, key: str) -> str:
+    """A secret from a file, stripped; errors name the key and file, never the content."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {key} {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"{key} {path} is not valid UTF-8 text") from None
+    if not text:
+        raise ValueError(f"{key} {path} is empty")
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError(f"{key} {path} holds white space or control characters")
+    return text
 
 
 class Credentials(_Model):
@@ -59,160 +82,112 @@ class Credentials(_Model):
     secret_access_key_file: Path | None = Field(
         default=None, description="file holding the secret key (e.g. a mounted Kubernetes Secret)"
     )
+    session_token: SecretStr | None = Field(
+        default=None, description="STS temporary credentials: the session (security) token"
+    )
+    session_token_file: Path | None = None
 
     @model_validator(mode="after")
-    def _read_secret_file(self) -> Credentials:
-        if self.secret_access_key_file is not None:
-            if self.secret_access_key is not None:
-                raise ValueError("set secret_access_key or secret_access_key_file, not both")
-            try:
-                text = self.secret_access_key_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(
-                    f"cannot read secret_access_key_file {self.secret_access_key_file}: "
-                    f"{exc.strerror}"
-                ) from None
-            if not text:
-                raise ValueError(f"secret_access_key_file {self.secret_access_key_file} is empty")
-            self.secret_access_key = SecretStr(text)
+    def _read_files(self) -> Credentials:
+        for name in ("secret_access_key", "session_token"):
+            path: Path | None = getattr(self, f"{name}_file")
+            if path is None:
+                continue
+            if getattr(self, name) is not None:
+                raise ValueError(f"set {name} or {name}_file, not both")
+            setattr(self, name, SecretStr(read_secret_file(path, f"{name}_file")))
         return self
 
 
 class CallDetailWatch(_Model):
-    room_id: str = Field(min_length=1)
-    user_ids: list[str] = Field(min_length=1)
+    room_id: str = Field(min_length=1, max_length=256)
+    user_ids: list[str] = Field(min_length=1, max_length=10_000)
 
     @field_validator("user_ids")
     @classmethod
     def _non_empty_ids(cls, v: list[str]) -> list[str]:
-        if any(not u.strip() for u in v):
-            raise ValueError("user ids must be non-empty strings")
+        if any(not u.strip() or "," in u for u in v):
+            raise ValueError("user ids must be non-empty strings without commas")
         return list(dict.fromkeys(v))  # de-duplicate, keep order
 
 
 class AppConfig(_Model):
-    app_id: str = Field(min_length=1)
+    app_id: str = Field(min_length=1, max_length=128)
     name: str = ""
     call_detail: list[CallDetailWatch] = Field(default_factory=list)
 
 
-class SourceSettings(_Model):
-    enabled: bool = True
-    interval_seconds: float = Field(default=60.0, gt=0)
-    window_seconds: float = Field(default=600.0, gt=0)
-    max_staleness_seconds: float | None = Field(
-        default=None, gt=0, description="default: 3 x interval_seconds"
+class _SourcesBase(_Model):
+    def get(self, name: str) -> SourceSettings:
+        value = getattr(self, name)
+        assert isinstance(value, SourceSettings)
+        return value
+
+
+if TYPE_CHECKING:
+    Sources = _SourcesBase
+else:
+    Sources = create_model(
+        "Sources",
+        __base__=_SourcesBase,
+        **{
+            cls.name: (cls.settings_model, Field(default_factory=cls.settings_model))
+            for cls in SOURCES
+        },
     )
-    settle_seconds: float = Field(
-        default=0.0, ge=0, description="a bucket counts as complete this long after it ends"
-    )
-
-    # documented per-action limits, overridden in subclasses
-    _max_window: float = HOUR
-
-    @model_validator(mode="after")
-    def _check_window(self) -> SourceSettings:
-        if self.window_seconds > self._max_window:
-            raise ValueError(
-                f"window_seconds {self.window_seconds:g} exceeds the API's maximum "
-                f"of {self._max_window:g}s for this source"
-            )
-        return self
-
-    @property
-    def staleness(self) -> float:
-        return self.max_staleness_seconds or 3 * self.interval_seconds
-
-
-class RealtimeOperationSettings(SourceSettings):
-    interval_seconds: float = Field(default=30.0, gt=0)
-    window_seconds: float = Field(default=300.0, gt=0)
-
-
-class RealtimeQualitySettings(SourceSettings):
-    interval_seconds: float = Field(default=60.0, gt=0)
-    window_seconds: float = Field(default=600.0, gt=0)
-
-
-class QualityReportSettings(SourceSettings):
-    interval_seconds: float = Field(default=HOUR, gt=0)
-    window_seconds: float = Field(default=3 * DAY, gt=0)
-    settle_seconds: float = Field(default=8 * HOUR, ge=0)
-    granularity: Literal["1d", "5min"] = "1d"
-    _max_window: float = 7 * DAY
-
-
-class OperationReportSettings(SourceSettings):
-    interval_seconds: float = Field(default=HOUR, gt=0)
-    window_seconds: float = Field(default=3 * DAY, gt=0)
-    settle_seconds: float = Field(default=8 * HOUR, ge=0)
-    granularity: Literal["1d", "1h"] = "1d"
-    _max_window: float = 7 * DAY
-
-
-class CallDetailSettings(SourceSettings):
-    interval_seconds: float = Field(default=60.0, gt=0)
-    window_seconds: float = Field(default=600.0, gt=0)
-    max_client_series: int = Field(default=2000, ge=0)
-
-
-class AppsSettings(_Model):
-    enabled: bool = True
-    interval_seconds: float = Field(default=600.0, gt=0)
-    max_staleness_seconds: float | None = Field(default=None, gt=0)
-    statuses: list[str] = Field(
-        default_factory=lambda: ["running"],
-        description="with discovery, monitor apps whose status is one of these",
-    )
-
-    @property
-    def staleness(self) -> float:
-        return self.max_staleness_seconds or 3 * self.interval_seconds
-
-
-class Sources(_Model):
-    realtime_operation: RealtimeOperationSettings = Field(default_factory=RealtimeOperationSettings)
-    realtime_quality: RealtimeQualitySettings = Field(default_factory=RealtimeQualitySettings)
-    quality_report: QualityReportSettings = Field(default_factory=QualityReportSettings)
-    operation_report: OperationReportSettings = Field(default_factory=OperationReportSettings)
-    call_detail: CallDetailSettings = Field(default_factory=CallDetailSettings)
-    apps: AppsSettings = Field(default_factory=AppsSettings)
 
 
 class RateLimitSettings(_Model):
-    requests_per_second: float = Field(default=2.0, gt=0, description="per action, per account")
-    per_action: dict[str, float] = Field(default_factory=lambda: {"ListCallDetail": 10.0})
     headroom: float = Field(
         default=0.9, gt=0, le=1, description="fraction of the quota the exporter uses"
     )
+    requests_per_second: float | None = Field(
+        default=None,
+        ge=0.001,
+        le=10_000,
+        description="per-second quota of actions without a documented one",
+    )
+    per_action: dict[str, float] = Field(
+        default_factory=dict, description="per-second quota overrides, by action"
+    )
+    quotas: dict[str, QuotaSettings] = Field(
+        default_factory=dict, description="per-action quota overrides: per_second/minute/day"
+    )
     max_retries: int = Field(default=2, ge=0, le=10)
-    backoff_seconds: float = Field(default=1.0, gt=0)
+    backoff_seconds: float = Field(default=1.0, ge=0.01, le=60)
 
     @field_validator("per_action")
     @classmethod
-    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
+    def _rates(cls, v: dict[str, float]) -> dict[str, float]:
         for action, rate in v.items():
-            if rate <= 0:
-                raise ValueError(f"rate for {action} must be > 0")
+            if not 0.001 <= rate <= 10_000:
+                raise ValueError(f"rate for {action} must be within 0.001..10000")
         return v
 
 
 class RefreshSettings(_Model):
     mode: Literal["timer", "scrape"] = "timer"
     scrape_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="used when Prometheus sends no scrape-timeout header"
+        default=10.0,
+        ge=0.5,
+        le=300,
+        description="used when Prometheus sends no scrape-timeout header",
     )
 
 
 class WebSettings(_Model):
     listen_address: str = f":{DEFAULT_PORT}"
     telemetry_path: str = "/metrics"
+    config_file: Path | None = Field(
+        default=None, description="exporter-toolkit web config: TLS and basic auth"
+    )
+    enable_lifecycle: bool = Field(default=False, description="allow POST /-/reload")
 
     @field_validator("telemetry_path")
     @classmethod
     def _path(cls, v: str) -> str:
-        if not v.startswith("/") or v in ("/", "/-/healthy", "/-/ready"):
-            raise ValueError("must start with '/' and not be '/', '/-/healthy' or '/-/ready'")
+        if not re.match(r"^/[A-Za-z0-9._~/-]*$", v) or v == "/" or v.startswith("/-/"):
+            raise ValueError("must be a path like /metrics, not '/' and not under '/-/'")
         return v
 
     @field_validator("listen_address")
@@ -235,18 +210,23 @@ class Settings(BaseSettings):
         extra="forbid",
         env_prefix="VOLC_RTC_EXPORTER_",
         env_nested_delimiter="__",
+        allow_inf_nan=False,
     )
 
     config_file_data: ClassVar[dict[str, Any]] = {}
 
-    endpoint: str = "https://rtc.volcengineapi.com"
-    region: str = "cn-north-1"
+    provider: Literal["volcengine", "byteplus"] = Field(
+        default="volcengine", description="sets endpoint, signing region and quotas"
+    )
+    endpoint: str | None = Field(default=None, description="default: the provider's")
+    region: str | None = Field(default=None, description="signing region; default: provider's")
     service: str = "rtc"
-    version: str = "2023-11-01"
+    version: str = Field(default="2023-11-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
     timezone: str = Field(default="+08:00", description="UTC offset of times sent to the API")
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, ge=0.1, le=300)
+    max_response_bytes: int = Field(default=16 << 20, ge=64 << 10, le=1 << 30)
     credentials: Credentials = Field(default_factory=Credentials)
-    apps: list[AppConfig] | None = None
+    apps: list[AppConfig] | None = Field(default=None, max_length=100_000)
     sources: Sources = Field(default_factory=Sources)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     refresh: RefreshSettings = Field(default_factory=RefreshSettings)
@@ -260,8 +240,12 @@ class Settings(BaseSettings):
 
     @field_validator("endpoint")
     @classmethod
-    def _endpoint(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+/?$", v):
+    def _endpoint(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if "@" in v.split("//", 1)[-1].split("/", 1)[0]:
+            raise ValueError("must not contain user:password@ (credentials go in credentials.*)")
+        if not re.match(r"^https?://[A-Za-z0-9.\-\[\]:]+/?$", v):
             raise ValueError("must be a base URL like https://rtc.volcengineapi.com")
         return v.rstrip("/")
 
@@ -292,6 +276,8 @@ class Settings(BaseSettings):
     @classmethod
     def _unique_apps(cls, v: list[AppConfig] | None) -> list[AppConfig] | None:
         if v is not None:
+            if not v:
+                raise ValueError("list at least one app, or leave apps out to discover them")
             seen: set[str] = set()
             for app in v:
                 if app.app_id in seen:
@@ -300,7 +286,12 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _need_credentials(self) -> Settings:
+    def _complete(self) -> Settings:
+        profile = PROVIDERS[self.provider]
+        if self.endpoint is None:
+            self.endpoint = profile.endpoint
+        if self.region is None:
+            self.region = profile.region
         if not self.credentials.access_key_id:
             raise ValueError("credentials.access_key_id is required (or env VOLCENGINE_ACCESS_KEY)")
         if self.credentials.secret_access_key is None:
@@ -308,7 +299,22 @@ class Settings(BaseSettings):
                 "credentials.secret_access_key is required "
                 "(or credentials.secret_access_key_file, or env VOLCENGINE_SECRET_KEY)"
             )
+        if not any(self.sources.get(cls.name).enabled for cls in SOURCES):
+            raise ValueError("sources: every source is disabled")
         return self
+
+    def source(self, name: str) -> SourceSettings:
+        return self.sources.get(name)
+
+    @property
+    def base_url(self) -> str:
+        assert self.endpoint is not None
+        return self.endpoint
+
+    @property
+    def signing_region(self) -> str:
+        assert self.region is not None
+        return self.region
 
     @property
     def shard_index(self) -> tuple[int, int]:
@@ -321,10 +327,11 @@ class Settings(BaseSettings):
         sign = -1 if self.timezone.startswith("-") else 1
         return sign * (int(m[1]) * 3600 + int(m[2]) * 60)
 
-    @property
-    def secret_key(self) -> str:
-        assert self.credentials.secret_access_key is not None
-        return self.credentials.secret_access_key.get_secret_value()
+    def credential_triple(self) -> tuple[str, str, str | None]:
+        c = self.credentials
+        assert c.access_key_id and c.secret_access_key is not None
+        token = c.session_token.get_secret_value() if c.session_token else None
+        return c.access_key_id, c.secret_access_key.get_secret_value(), token
 
     @classmethod
     def settings_customise_sources(
@@ -335,29 +342,27 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        vendor_env: dict[str, Any] = {}
-        ak = os.environ.get("VOLCENGINE_ACCESS_KEY")
-        sk = os.environ.get("VOLCENGINE_SECRET_KEY")
-        if ak or sk:
-            creds: dict[str, str] = {}
-            if ak:
-                creds["access_key_id"] = ak
-            if sk:
-                creds["secret_access_key"] = sk
-            vendor_env = {"credentials": creds}
-        yaml_data = cls.config_file_data
+        creds: dict[str, str] = {}
+        for env, key in (
+            ("VOLCENGINE_ACCESS_KEY", "access_key_id"),
+            ("VOLCENGINE_SECRET_KEY", "secret_access_key"),
+            ("VOLCENGINE_SESSION_TOKEN", "session_token"),
+        ):
+            if os.environ.get(env):
+                creds[key] = os.environ[env]
+        vendor_env = {"credentials": creds} if creds else {}
         return (
             init_settings,
             env_settings,
             InitSettingsSource(settings_cls, init_kwargs=vendor_env),
-            InitSettingsSource(settings_cls, init_kwargs=yaml_data),
+            InitSettingsSource(settings_cls, init_kwargs=cls.config_file_data),
         )
 
 
 def parse_shard(v: str) -> tuple[int, int]:
-    m = re.match(r"^(\d+)/(\d+)$", v.strip())
+    m = re.match(r"^(\d{1,4})/(\d{1,4})$", v.strip())
     if not m or not (1 <= int(m[1]) <= int(m[2])):
-        raise ValueError("must be N/M with 1 <= N <= M, e.g. 2/5")
+        raise ValueError("must be N/M with 1 <= N <= M <= 9999, e.g. 2/5")
     return int(m[1]), int(m[2])
 
 
@@ -369,28 +374,57 @@ def parse_listen_address(v: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key repeated in one mapping (PyYAML keeps the last one)."""
+
+
+def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            duplicate = key in seen
+        except TypeError:
+            continue  # unhashable keys are refused by the constructor below
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def read_yaml(path: Path, what: str = "config file") -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+        raise ConfigError(f"{what} {path}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path}: not valid UTF-8 (at byte {exc.start})") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config file {path}:{where} is not valid YAML") from None
+        problem = getattr(exc, "problem", None) or ""
+        detail = f": {problem}" if problem.startswith("duplicate key") else ""
+        raise ConfigError(f"{what} {path}:{where} is not valid YAML{detail}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: top level must be a mapping")
+        raise ConfigError(f"{what} {path}: top level must be a mapping")
     return data
 
 
 def format_validation_error(exc: ValidationError) -> str:
     """One line per problem, 'key.path: message'. Input values are never echoed (secrets)."""
     lines = []
-    for err in exc.errors(include_input=False, include_url=False):
+    for err in exc.errors(include_input=False, include_url=False, include_context=False):
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         lines.append(f"{loc}: {msg}")
@@ -399,10 +433,18 @@ def format_validation_error(exc: ValidationError) -> str:
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Load and validate the settings; raise ConfigError naming the key and the problem."""
-    data = _read_yaml(config_file) if config_file is not None else {}
+    data = read_yaml(config_file) if config_file is not None else {}
     holder = type("_FileSettings", (Settings,), {"config_file_data": data})
     try:
         settings: Settings = holder(**overrides)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
+    except SettingsError as exc:
+        # an environment variable holding something that is not valid JSON for a nested key
+        name = re.search(r'"([^"]+)"', str(exc))
+        key = name[1] if name else "an environment variable"
+        raise ConfigError(
+            f"environment {'VOLC_RTC_EXPORTER_' + key.upper() if name else key}: "
+            "not valid JSON for a nested setting"
+        ) from None
     return settings

@@ -134,31 +134,32 @@ def sign(
 class VolcAuth(httpx.Auth):
     """httpx authentication flow that signs every request with ``sign()``.
 
-    ``credentials`` is a callable so that the secret is read only when a request is signed
-    (and can be rotated from a file without rebuilding the client).
+    ``credentials`` is a callable returning ``(access_key_id, secret_access_key,
+    session_token)``; it is called for every request, so a reload that rotates the keys (or an
+    STS session token) takes effect on the next call without rebuilding the client. A session
+    token is sent as ``X-Security-Token`` and signed.
     """
 
     requires_request_body = True
 
     def __init__(
         self,
-        access_key_id: str,
-        secret_access_key: str,
+        credentials: Callable[[], tuple[str, str, str | None]],
         *,
         region: str,
         service: str = "rtc",
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
-        self._ak = access_key_id
-        self._sk = secret_access_key
+        self._credentials = credentials
         self._region = region
         self._service = service
         self._clock = clock or _utcnow
 
     def __repr__(self) -> str:  # never show the secret
-        return f"VolcAuth(access_key_id={self._ak[:4]}..., region={self._region!r})"
+        return f"VolcAuth(region={self._region!r}, service={self._service!r})"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        access_key_id, secret_access_key, session_token = self._credentials()
         query = parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True)
         headers = sign(
             method=request.method,
@@ -166,12 +167,13 @@ class VolcAuth(httpx.Auth):
             path=request.url.path,
             query=query,
             body=request.content,
-            access_key_id=self._ak,
-            secret_access_key=self._sk,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
             region=self._region,
             service=self._service,
             now=self._clock(),
             content_type=request.headers.get("content-type"),
+            session_token=session_token,
         )
         request.headers.update(headers)
         yield request

@@ -1,13 +1,18 @@
-"""Which apps this instance monitors: configured or discovered, then this shard's share."""
+"""Which apps this instance monitors, and what to watch in them.
+
+``Targets`` owns the app list: configured apps, or the apps discovered by a discovery source
+(``set_discovered``), then this shard's share; and the per-user watch list: configured rooms and
+users, plus rooms and users found automatically (``set_auto_watch``). Sources feed it through
+their ``contribute()`` hook; nothing else reads discovery results from the cache.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 
-from exporter.cache import SnapshotCache
-from exporter.collectors.apps import AppsSnapshot
-from exporter.collectors.base import AppTarget
 from exporter.settings import Settings
+from exporter.types import AppTarget, WatchRoom
 
 __all__ = ["Targets", "shard_of"]
 
@@ -19,39 +24,71 @@ def shard_of(app_id: str, count: int) -> int:
 
 
 class Targets:
-    def __init__(self, settings: Settings, cache: SnapshotCache) -> None:
-        self._cache = cache
-        self._statuses = set(settings.sources.apps.statuses)
+    def __init__(self, settings: Settings, statuses: list[str] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._statuses = set(statuses or ["running"])
         self._shard, self._shards = settings.shard_index
         self.discovery = settings.apps is None
-        self._configured = [
-            AppTarget(
-                app.app_id,
-                tuple((w.room_id, tuple(w.user_ids)) for w in app.call_detail),
-            )
-            for app in settings.apps or []
-        ]
-        self.names = {app.app_id: app.name for app in settings.apps or []}
+        self._configured = {app.app_id: app for app in settings.apps or []}
+        self._names = {app.app_id: app.name for app in settings.apps or []}
+        self._discovered: dict[str, tuple[str, str]] | None = None
+        self._auto: dict[str, tuple[WatchRoom, ...]] = {}
+        self.version = 0  # bumped whenever current() may change
 
     def _mine(self, app_id: str) -> bool:
         return self._shards == 1 or shard_of(app_id, self._shards) == self._shard
 
-    def known_apps(self) -> dict[str, tuple[str, str]]:
-        """app_id -> (name, status) from the last successful ListApps, if any."""
-        entry = self._cache.get("apps", "")
-        if entry is None or not isinstance(entry.snapshot, AppsSnapshot):
-            return {}
-        return entry.snapshot.apps
+    # -- discovery -----------------------------------------------------------------------------
+
+    def set_discovered(self, apps: dict[str, tuple[str, str]]) -> None:
+        """app_id -> (name, status) from the last successful discovery."""
+        with self._lock:
+            if apps != self._discovered:
+                self._discovered = dict(apps)
+                self.version += 1
 
     def discovered(self) -> bool:
-        entry = self._cache.get("apps", "")
-        return entry is not None and entry.last_success is not None
+        return self._discovered is not None
+
+    def needs_discovery(self) -> bool:
+        return self.discovery and self._discovered is None
+
+    # -- watch list ----------------------------------------------------------------------------
+
+    def set_auto_watch(self, app_id: str, rooms: tuple[WatchRoom, ...]) -> None:
+        """Rooms and users found automatically for ``app_id`` (replaces the previous set)."""
+        with self._lock:
+            if self._auto.get(app_id, ()) != rooms:
+                self._auto[app_id] = rooms
+                self.version += 1
+
+    def _watch(self, app_id: str) -> tuple[WatchRoom, ...]:
+        rooms: dict[str, list[str]] = {}
+        app = self._configured.get(app_id)
+        for w in app.call_detail if app else []:
+            rooms.setdefault(w.room_id, []).extend(w.user_ids)
+        for auto in self._auto.get(app_id, ()):
+            rooms.setdefault(auto.room_id, []).extend(auto.user_ids)
+        return tuple(WatchRoom(r, tuple(dict.fromkeys(users))) for r, users in rooms.items())
+
+    # -- reading -------------------------------------------------------------------------------
 
     def current(self) -> list[AppTarget]:
-        if not self.discovery:
-            return [t for t in self._configured if self._mine(t.app_id)]
-        return [
-            AppTarget(app_id)
-            for app_id, (_, status) in sorted(self.known_apps().items())
-            if status in self._statuses and self._mine(app_id)
-        ]
+        with self._lock:
+            if not self.discovery:
+                ids = [a for a in self._configured if self._mine(a)]
+            else:
+                known = self._discovered or {}
+                ids = [
+                    app_id
+                    for app_id, (_, status) in sorted(known.items())
+                    if status in self._statuses and self._mine(app_id)
+                ]
+            return [AppTarget(app_id, self._watch(app_id)) for app_id in ids]
+
+    def app_names(self) -> dict[str, tuple[str, str]]:
+        """app_id -> (name, status): discovered values, or configured names ("" status)."""
+        with self._lock:
+            out = {app_id: (name, "") for app_id, name in self._names.items()}
+            out.update(self._discovered or {})
+            return out

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from exporter.limiter import Waiter
 from exporter.settings import Settings, load_settings
 from exporter.simulator import Simulator
 
@@ -30,14 +32,62 @@ def need_binary(name: str) -> str:
 
 
 class FrozenClock:
+    """A clock for tests: wall time stands still at ``t`` (settable); monotonic time is ``t``
+    plus the real time elapsed since creation, so pacing still advances while a test moves
+    ``t`` forward to age the cache."""
+
     def __init__(self, t: float) -> None:
+        self.t = t
+        self._real = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def time(self) -> float:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t + (time.monotonic() - self._real)
+
+    def dt(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.t, dt.UTC)
+
+
+class VirtualClock:
+    """Virtual time: wall and monotonic are one number that only ``advance`` (or a
+    ``VirtualWaiter``) moves. Nothing sleeps."""
+
+    def __init__(self, t: float = 1704196800.0) -> None:
         self.t = t
 
     def __call__(self) -> float:
         return self.t
 
-    def dt(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.t, dt.UTC)
+    def time(self) -> float:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+class VirtualWaiter(Waiter):
+    """A waiter that advances a virtual clock instead of sleeping; records every wait."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.waits: list[float] = []
+
+    def wait(self, seconds: float) -> bool:
+        if self.cancelled:
+            return False
+        if seconds > 0:
+            self.waits.append(seconds)
+            self.clock.advance(seconds)
+        return True
 
 
 @pytest.fixture

@@ -1,16 +1,12 @@
-"""The metric names of ../shared/docs/metrics-contract.md, read from the document itself."""
+"""The metric names of the public interface, kept in the repository (tests/metric_names.txt)."""
 
 from __future__ import annotations
 
-import re
-
 from tests.conftest import ROOT
 
-CONTRACT = ROOT.parent / "shared" / "docs" / "metrics-contract.md"
+NAMES = ROOT / "tests" / "metric_names.txt"
 
 
 def contract_families() -> set[str]:
-    text = CONTRACT.read_text(encoding="utf-8")
-    names = set(re.findall(r"`(volcengine_rtc_[a-z_]+)`", text))
-    # strip prefixes that are mentioned as namespaces, not families
-    return {n for n in names if not n.endswith("_")}
+    lines = NAMES.read_text(encoding="utf-8").splitlines()
+    return {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}

@@ -1,11 +1,11 @@
-"""The client over httpx.MockTransport: error mapping, retries, telemetry, request shape."""
+"""The client over httpx.MockTransport: error mapping, retries, limits, request shape."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -22,33 +22,48 @@ from exporter.errors import (
     ApiThrottledError,
     ApiTimeoutError,
 )
-from exporter.limiter import Limiters
+from exporter.limiter import Limiters, Quota
 from exporter.telemetry import Telemetry
-from tests.conftest import AK, SK, envelope
+from tests.conftest import AK, SK, VirtualClock, VirtualWaiter, envelope
 
-T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+TZ = dt.timezone(dt.timedelta(hours=8))
+T0 = dt.datetime(2024, 1, 1, tzinfo=TZ)
 T1 = T0 + dt.timedelta(minutes=5)
+LIVE = "ListRealTimeQuality"
 
 
 def make_client(
-    handler: Callable[[httpx.Request], httpx.Response], retries: int = 0
+    handler: Callable[[httpx.Request], httpx.Response],
+    retries: int = 0,
+    *,
+    timeout: float = 10.0,
+    max_bytes: int = 1 << 20,
+    clock: VirtualClock | None = None,
 ) -> tuple[VolcClient, CollectorRegistry, list[float]]:
     registry = CollectorRegistry()
-    sleeps: list[float] = []
+    clock = clock or VirtualClock()
+    waiter = VirtualWaiter(clock)
     client = VolcClient(
         endpoint="https://rtc.volcengineapi.com",
         region="cn-north-1",
-        access_key_id=AK,
-        secret_access_key=SK,
-        telemetry=Telemetry(registry),
-        limiters=Limiters(1000.0, sleep=sleeps.append),
+        credentials=lambda: (AK, SK, None),
+        telemetry=Telemetry(registry, [LIVE, "ListApps"], [], clock),
+        limiters=Limiters({}, Quota(per_second=1000), clock=clock),
+        waiter=waiter,
+        tz=TZ,
         max_retries=retries,
         backoff_seconds=1.0,
+        timeout=timeout,
+        max_response_bytes=max_bytes,
         transport=httpx.MockTransport(handler),
-        sleep=sleeps.append,
+        monotonic=clock,
         rng=random.Random(0),
     )
-    return client, registry, sleeps
+    return client, registry, waiter.waits
+
+
+def live(client: VolcClient) -> object:
+    return client.query_indicators(LIVE, "app1", T0, T1, ["stall_rate"])
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -124,19 +139,8 @@ CASES: list[tuple[str, Callable[[httpx.Request], httpx.Response], type[ApiError]
     ),
     ("notjson", respond(200, b'{"ResponseMetadata": {'), ApiSchemaError),
     ("noresult", respond(200, envelope()), ApiSchemaError),
-    ("wrongshape", respond(200, envelope(result={"Indicators": [{"Unit": "%"}]})), ApiSchemaError),
-    (
-        "badtime",
-        respond(
-            200,
-            envelope(
-                result={
-                    "Indicators": [{"Name": "a", "Data": [{"TimeStamp": "yesterday", "Value": 1}]}]
-                }
-            ),
-        ),
-        ApiSchemaError,
-    ),
+    ("notalist", respond(200, envelope(result={"Indicators": {"Name": "a"}})), ApiSchemaError),
+    ("notobject", respond(200, b"[1, 2]"), ApiSchemaError),
     ("status201", respond(201, envelope(result={})), ApiClientError),
     ("timeout", raise_(httpx.ReadTimeout("slow")), ApiTimeoutError),
     ("connect", raise_(httpx.ConnectError("refused")), ApiNetworkError),
@@ -149,18 +153,15 @@ def test_error_mapping(
 ) -> None:
     client, registry, _ = make_client(handler)
     with pytest.raises(expected) as e:
-        client.list_realtime_quality("app1", T0, T1, ["stall_rate"])
+        live(client)
     reason = expected.reason
     assert e.value.reason == reason
-    assert (
-        value(registry, "volcengine_rtc_exporter_api_requests_total", action="ListRealTimeQuality")
-        == 1
-    )
+    assert value(registry, "volcengine_rtc_exporter_api_requests_total", action=LIVE) == 1
     assert (
         value(
             registry,
             "volcengine_rtc_exporter_api_request_failures_total",
-            action="ListRealTimeQuality",
+            action=LIVE,
             reason=reason,
         )
         == 1
@@ -169,7 +170,7 @@ def test_error_mapping(
         value(
             registry,
             "volcengine_rtc_exporter_api_request_duration_seconds_count",
-            action="ListRealTimeQuality",
+            action=LIVE,
         )
         == 1
     )
@@ -189,13 +190,13 @@ def test_throttling_backs_off_with_jitter_then_succeeds() -> None:
         return httpx.Response(200, content=envelope(result={"Indicators": []}))
 
     client, registry, sleeps = make_client(handler, retries=2)
-    client.list_realtime_operation_data("app1", T0, T1, ["online_user_count"])
+    live(client)
     assert len(calls) == 3
     assert (
         value(
             registry,
             "volcengine_rtc_exporter_api_request_failures_total",
-            action="ListRealTimeOperationData",
+            action=LIVE,
             reason="throttled",
         )
         == 2
@@ -252,7 +253,15 @@ def test_post_request_shape_and_signature_headers() -> None:
         return httpx.Response(200, content=envelope(result={"Indicators": []}))
 
     client, _, _ = make_client(handler)
-    client.list_quality("app1", T0, T1, ["stall_rate"], "5min")
+    client.query_indicators(
+        "ListQuality",
+        "app1",
+        T0,
+        T1,
+        ["stall_rate"],
+        AggregateGranularity="5min",
+        ProductType="web",
+    )
     req = seen[0]
     assert req.method == "POST"
     assert req.url.params["Action"] == "ListQuality" and req.url.params["Version"] == "2023-11-01"
@@ -263,6 +272,7 @@ def test_post_request_shape_and_signature_headers() -> None:
         "EndTime": "2024-01-01T00:05:00+08:00",
         "Indicator": ["stall_rate"],
         "AggregateGranularity": "5min",
+        "ProductType": "web",
     }
     assert req.headers["Content-Type"] == "application/json"
     assert req.headers["Authorization"].startswith(f"HMAC-SHA256 Credential={AK}/")
@@ -302,5 +312,104 @@ def test_apps_response_drops_app_keys() -> None:
     }
     client, _, _ = make_client(respond(200, envelope(result=result)))
     page = client.list_apps()
-    assert page.app_list[0].app_id == "a"
-    assert "SECRET-APPKEY" not in repr(page) and "S2" not in page.model_dump_json()
+    assert page.apps[0].app_id == "a" and page.apps[0].status == "1"
+    assert "SECRET-APPKEY" not in repr(page) and "S2" not in repr(page)
+
+
+def test_response_over_the_size_cap_is_a_schema_failure_read_no_further() -> None:
+    produced: list[int] = []
+
+    def endless() -> Iterator[bytes]:
+        while True:  # a chunked body that never ends
+            produced.append(1)
+            yield b"x" * 65536
+
+    client, registry, _ = make_client(
+        lambda r: httpx.Response(200, content=endless()), max_bytes=256 * 1024
+    )
+    with pytest.raises(ApiSchemaError) as e:
+        live(client)
+    assert "max_response_bytes" in str(e.value)
+    assert len(produced) <= 6  # stopped right after the cap, memory stays flat
+    declared = lambda r: httpx.Response(200, headers={"Content-Length": "99999999"}, content=b"{}")  # noqa: E731
+    client, _, _ = make_client(declared, max_bytes=1024)
+    with pytest.raises(ApiSchemaError):
+        live(client)
+
+
+def test_timeout_bounds_the_whole_request_even_when_the_body_trickles() -> None:
+    clock = VirtualClock()
+
+    def trickle() -> Iterator[bytes]:
+        body = envelope(result={"Indicators": []})
+        for byte in body:
+            clock.advance(1.0)  # one byte per second
+            yield bytes([byte])
+
+    client, registry, _ = make_client(
+        lambda r: httpx.Response(200, content=trickle()), timeout=3.0, clock=clock
+    )
+    started = clock.t
+    with pytest.raises(ApiTimeoutError):
+        live(client)
+    assert clock.t - started <= 4.0  # the deadline, plus at most one read
+    assert (
+        value(
+            registry,
+            "volcengine_rtc_exporter_api_request_failures_total",
+            action=LIVE,
+            reason="timeout",
+        )
+        == 1
+    )
+
+
+def test_vendor_strings_become_valid_utf8_and_messages_are_cut() -> None:
+    body = (
+        b'{"ResponseMetadata": {"RequestId": "r"}, "Result": {"Indicators": [{"Name": '
+        b'"80ms_audio_stall_rate", "Unit": "\\ud800%", "Data": []}]}}'
+    )
+    client, _, _ = make_client(respond(200, body))
+    result = client.query_indicators(LIVE, "app1", T0, T1, ["stall_rate"])
+    unit = result.indicators[0].unit
+    unit.encode("utf-8")  # no lone surrogate left
+    assert unit == "\ufffd%"
+    long = envelope(error={"Code": "InternalError", "Message": "boom\r\n\x1b[31m" + "x" * 5000})
+    client, _, _ = make_client(respond(500, long))
+    with pytest.raises(ApiServerError) as e:
+        live(client)
+    assert (
+        len(e.value.message) <= 201 and "\r" not in e.value.message and "\n" not in e.value.message
+    )
+
+
+def test_one_bad_point_costs_that_point_only() -> None:
+    data = [
+        {"TimeStamp": "2024-01-01T00:00:00+08:00", "Value": 1.5},
+        {"TimeStamp": "yesterday", "Value": 2},
+        {"TimeStamp": "2024-01-01T00:00:30+08:00", "Value": "12"},
+        {"TimeStamp": "2024-01-01T00:01:00+08:00", "Value": True},
+        {"TimeStamp": "2024-01-01T00:01:30", "Value": 3.0},  # no offset: the configured zone
+        {"TimeStamp": "2024-01-01T00:02:00+08:00"},  # missing value: kept as missing data
+        "garbage",
+    ]
+    result = {"Indicators": [{"Name": "a", "Unit": "%", "Data": data}, {"Unit": "%"}, 7]}
+    client, _, _ = make_client(respond(200, envelope(result=result)))
+    got = client.query_indicators(LIVE, "app1", T0, T1, ["stall_rate"])
+    points = got.indicators[0].points
+    assert [p.value for p in points] == [1.5, 3.0, None]
+    assert points[1].ts == dt.datetime(2024, 1, 1, 0, 1, 30, tzinfo=TZ).timestamp()
+    assert got.skipped == {"timestamp": 1, "value": 2, "malformed": 3}
+
+
+def test_redirects_are_not_followed() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"Location": "http://evil.example/"})
+
+    client, _, _ = make_client(handler)
+    with pytest.raises(ApiError):
+        live(client)
+    assert len(seen) == 1

@@ -43,8 +43,11 @@ def test_example_config_loads(tmp_path: Path) -> None:
         and s.sources.quality_report.granularity == "1d"
     )
     assert s.sources.call_detail.interval_seconds == 60 and s.sources.apps.interval_seconds == 600
-    assert s.rate_limit.requests_per_second == 2.0
-    assert s.sources.realtime_operation.staleness == 90
+    assert s.provider == "volcengine" and s.region == "cn-north-1"
+    assert s.sources.realtime_quality.product_types == ["native", "web"]
+    assert s.sources.realtime_operation.settle_seconds == 20  # the documented data delays
+    assert s.sources.realtime_quality.settle_seconds == 60
+    assert s.sources.call_detail.settle_seconds == 100
     assert "Sup3r" not in repr(s) and "Sup3r" not in str(s.model_dump())
 
 
@@ -70,12 +73,12 @@ def test_vendor_env_credentials_and_secret_file(
     monkeypatch.setenv("VOLCENGINE_ACCESS_KEY", "AKenv")
     monkeypatch.setenv("VOLCENGINE_SECRET_KEY", "SKenv")
     s = load_settings(path)
-    assert s.credentials.access_key_id == "AKenv" and s.secret_key == "SKenv"
+    assert s.credential_triple() == ("AKenv", "SKenv", None)
     monkeypatch.delenv("VOLCENGINE_SECRET_KEY")
     secret = tmp_path / "sk"
     secret.write_text("SKfile\n")
     s = load_settings(write(tmp_path, f"credentials: {{secret_access_key_file: {secret}}}\n"))
-    assert s.secret_key == "SKfile"
+    assert s.credential_triple()[1] == "SKfile"
 
 
 @pytest.mark.parametrize(
@@ -90,7 +93,7 @@ def test_vendor_env_credentials_and_secret_file(
         (
             GOOD + "sources: {realtime_operation: {interval_seconds: -1}}\n",
             "sources.realtime_operation.interval_seconds",
-            "greater than 0",
+            "greater than or equal to 1",
         ),
         (
             GOOD + "sources: {quality_report: {granularity: 1h}}\n",
@@ -143,3 +146,131 @@ def test_console_script_and_module_entry_point(tmp_path: Path) -> None:
         [sys.executable, "-m", "exporter", "--version"], capture_output=True, text=True
     )
     assert res.returncode == 0 and "volc-rtc-exporter" in res.stdout
+
+
+BAD_NUMBERS = [
+    ("sources: {realtime_quality: {interval_seconds: .inf}}", "interval_seconds", "finite"),
+    ("sources: {realtime_quality: {interval_seconds: 1e300}}", "interval_seconds", "less than"),
+    ("sources: {realtime_quality: {interval_seconds: 0.001}}", "interval_seconds", "greater"),
+    ("timeout_seconds: .inf", "timeout_seconds", "finite"),
+    ("timeout_seconds: 0", "timeout_seconds", "greater"),
+    ("rate_limit: {requests_per_second: 1e-300}", "rate_limit.requests_per_second", "greater"),
+    ("rate_limit: {headroom: .nan}", "rate_limit.headroom", "finite"),
+    ("rate_limit: {quotas: {ListQuality: {}}}", "rate_limit.quotas.ListQuality", "at least one"),
+    ("max_response_bytes: 10", "max_response_bytes", "greater"),
+    ("apps: []", "apps", "at least one app"),
+    ("endpoint: https://user:pw@rtc.volcengineapi.com", "endpoint", "user:password@"),
+    ("shard: 1/99999", "shard", "N/M"),
+    ("sources: {realtime_quality: {product_types: [desktop]}}", "product_types", "native"),
+    ("sources: {realtime_quality: {product_types: []}}", "product_types", "at least 1"),
+    ("provider: aliyun", "provider", "volcengine"),
+]
+
+
+BASE = "credentials: {access_key_id: AKLTexample, secret_access_key: Sup3r-Secret-Value}\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "reason"), BAD_NUMBERS, ids=[f"{b[1]}-{i}" for i, b in enumerate(BAD_NUMBERS)]
+)
+def test_every_number_and_key_has_sane_bounds(
+    tmp_path: Path, extra: str, key: str, reason: str
+) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_settings(write(tmp_path, BASE + extra + "\n"))
+    assert key in str(e.value) and reason in str(e.value), str(e.value)
+    assert "Sup3r" not in str(e.value) and "pw@" not in str(e.value)
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_settings(write(tmp_path, GOOD + "timeout_seconds: 5\ntimeout_seconds: 6\n"))
+    assert "duplicate key 'timeout_seconds'" in str(e.value) and "line" in str(e.value)
+
+
+def test_non_utf8_files_name_the_file_never_the_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_bytes(GOOD.encode() + b"\nname: \xff\xfe\n")
+    with pytest.raises(ConfigError) as e:
+        load_settings(path)
+    assert "not valid UTF-8" in str(e.value) and "0xff" not in str(e.value)
+    secret = tmp_path / "sk"
+    secret.write_bytes(b"Sup3r\xe9Secret")
+    text = "apps: [{app_id: a}]\ncredentials: {access_key_id: A, secret_access_key_file: %s}\n"
+    with pytest.raises(ConfigError) as e:
+        load_settings(write(tmp_path, text % secret))
+    msg = str(e.value)
+    assert "secret_access_key_file" in msg and "UTF-8" in msg
+    assert "Sup3r" not in msg and "0xe9" not in msg and "Secret" not in msg.split("UTF-8")[-1]
+
+
+def test_bad_json_in_an_environment_variable_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOLC_RTC_EXPORTER_WEB", "{")
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ConfigError) as e:
+        load_settings(path)
+    assert "VOLC_RTC_EXPORTER_WEB" in str(e.value)
+    assert main(["--config.file", str(path)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_session_token_from_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = tmp_path / "token"
+    token.write_text("STS-token-value\n")
+    text = GOOD.replace(
+        "  secret_access_key: Sup3r-Secret-Value",
+        f"  secret_access_key: Sup3r-Secret-Value\n  session_token_file: {token}",
+    )
+    assert load_settings(write(tmp_path, text)).credential_triple()[2] == "STS-token-value"
+    monkeypatch.setenv("VOLCENGINE_SESSION_TOKEN", "from-env")
+    assert load_settings(write(tmp_path, GOOD)).credential_triple()[2] == "from-env"
+
+
+def test_byteplus_provider_sets_endpoint_region_and_quotas(tmp_path: Path) -> None:
+    from exporter.runtime import quotas_for
+
+    s = load_settings(
+        write(
+            tmp_path,
+            GOOD.replace(
+                "endpoint: http://127.0.0.1:8080\nregion: cn-north-1\n", "provider: byteplus\n"
+            ),
+        )
+    )
+    assert s.base_url == "https://open.byteplusapi.com" and s.signing_region == "ap-singapore-1"
+    q = quotas_for(s)
+    assert (q["ListQuality"].per_minute, q["ListQuality"].per_day) == (10, 60)
+    assert q["ListRealTimeQualityDistribution"].per_day == 1440
+    s = load_settings(
+        write(
+            tmp_path,
+            GOOD + "provider: byteplus\nrate_limit: {quotas: {ListQuality: {per_day: 100}}}\n",
+        )
+    )
+    assert (
+        quotas_for(s)["ListQuality"].per_day == 100
+        and quotas_for(s)["ListQuality"].per_minute == 10
+    )
+    assert s.base_url == "http://127.0.0.1:8080"  # an explicit endpoint wins
+
+
+def test_port_in_use_and_bad_demo_flags_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        path = write(tmp_path, GOOD)
+        assert main(["--config.file", str(path), f"--web.listen-address=127.0.0.1:{port}"]) == 2
+        err = capsys.readouterr().err
+        assert f"127.0.0.1:{port}" in err and "Traceback" not in err
+        assert main(["--demo", f"--demo.listen-address=127.0.0.1:{port}"]) == 2
+        assert "--demo" in capsys.readouterr().err
+    assert main(["--demo", "--demo.apps=100000"]) == 2
+    assert main(["--config.file", str(path), "--web.listen-address=no.such.host.invalid:9877"]) == 2
+    assert "no.such.host.invalid" in capsys.readouterr().err

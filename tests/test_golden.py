@@ -25,9 +25,10 @@ from tests.conftest import (
 GOLDEN = ROOT / "tests" / "golden" / "metrics.prom"
 # series whose values depend on the machine, not on the fixtures
 VOLATILE = re.compile(
-    r"^(volcengine_rtc_exporter_api_request_duration_seconds_(bucket|sum)"
-    r"|volcengine_rtc_exporter_source_refresh_duration_seconds"
-    r"|volcengine_rtc_exporter_build_info)\{"
+    r"^(volcengine_rtc_exporter_api_request_duration_seconds_(bucket|sum)\{"
+    r"|volcengine_rtc_exporter_source_refresh_duration_seconds\{"
+    r"|volcengine_rtc_exporter_build_info\{"
+    r"|process_|python_)"
 )
 
 
@@ -79,7 +80,13 @@ def test_golden_values_are_converted() -> None:
     text = exposition()
     # 1d quality report: the newest complete day (2024-01-01) of the fixture, 99.34 % -> ratio
     assert (
-        find(text, "volcengine_rtc_report_join_room_success_ratio", threshold="5", granularity="1d")
+        find(
+            text,
+            "volcengine_rtc_report_join_room_success_ratio",
+            threshold="5",
+            granularity="1d",
+            product_type="native",
+        )
         == 0.9934
     )
     # minutes -> seconds: the fixture's per_call_time for 2024-01-01 times 60
@@ -108,8 +115,21 @@ def test_golden_values_are_converted() -> None:
         peer_id="bob",
     )
     # live quality: thresholds from the returned names
-    assert 0 < find(text, "volcengine_rtc_stall_ratio", media="audio", threshold="0.08") < 0.1
-    assert 0 < find(text, "volcengine_rtc_stall_ratio", media="video", threshold="0.5") < 0.1
+    for pt in ("native", "web"):
+        assert (
+            0
+            < find(
+                text, "volcengine_rtc_stall_ratio", media="audio", threshold="0.08", product_type=pt
+            )
+            < 0.1
+        )
+        assert (
+            0
+            < find(
+                text, "volcengine_rtc_stall_ratio", media="video", threshold="0.5", product_type=pt
+            )
+            < 0.1
+        )
 
 
 def test_promtool_accepts_exposition(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -59,8 +59,8 @@ def test_scrape_mode_ten_concurrent_scrapes_one_call_per_source() -> None:
             {
                 "ListApps": 1,
                 "ListRealTimeOperationData": 1,
-                "ListRealTimeQuality": 1,
-                "ListQuality": 1,
+                "ListRealTimeQuality": 2,  # native and web
+                "ListQuality": 2,
                 "ListOperationData": 1,
                 "ListCallDetail": 1,
             }
@@ -68,7 +68,7 @@ def test_scrape_mode_ten_concurrent_scrapes_one_call_per_source() -> None:
         assert all("volcengine_rtc_online_users{" in b for b in bodies)
         # a scrape within the interval reads the cache only
         httpx.get(url, timeout=5)
-        assert len(calls) == 6
+        assert len(calls) == 8
     finally:
         rt.stop()
 

@@ -4,7 +4,16 @@ from decimal import Decimal
 
 import pytest
 
-from exporter.units import Kind, UnknownUnit, convert, format_threshold, parse_indicator_name
+from exporter.units import (
+    UNITS,
+    Kind,
+    OutOfRange,
+    UnknownUnit,
+    conversion_help,
+    convert,
+    format_threshold,
+    parse_indicator_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -71,6 +80,14 @@ def test_threshold_formatting() -> None:
         (12.0, "次", Kind.PLAIN, 12.0),
         (12.0, "count", Kind.PLAIN, 12.0),
         (12.0, "——", Kind.PLAIN, 12.0),
+        # aliases that mean the same unit: full width, Chinese, case variants
+        (99.5, "％", Kind.RATIO, 0.995),
+        (250.0, "毫秒", Kind.SECONDS, 0.25),
+        (3.0, "秒", Kind.SECONDS, 3.0),
+        (30.0, "FPS", Kind.FRAMES_PER_SECOND, 30.0),
+        (48.0, "kb/s", Kind.BYTES_PER_SECOND, 6000.0),
+        (48.0, "Kb/s", Kind.BYTES_PER_SECOND, 6000.0),
+        (48.0, " Kbps ", Kind.BYTES_PER_SECOND, 6000.0),  # surrounding white space
     ],
 )
 def test_every_unit_conversion(value: float, unit: str, kind: Kind, expected: float) -> None:
@@ -84,9 +101,49 @@ def test_empty_unit_falls_back_to_seed_unit() -> None:
 
 @pytest.mark.parametrize(
     ("unit", "kind"),
-    [("Mbps", Kind.BYTES_PER_SECOND), ("ms", Kind.RATIO), ("%", Kind.SECONDS), ("h", Kind.SECONDS)],
+    [
+        ("Mbps", Kind.BYTES_PER_SECOND),
+        ("KBps", Kind.BYTES_PER_SECOND),  # kilobytes: 8x off if read as kilobits
+        ("KB/s", Kind.BYTES_PER_SECOND),
+        ("KBPS", Kind.BYTES_PER_SECOND),
+        ("MS", Kind.SECONDS),
+        ("Fps ", Kind.FRAMES_PER_SECOND),
+        ("ms", Kind.RATIO),
+        ("%", Kind.SECONDS),
+        ("h", Kind.SECONDS),
+    ],
 )
 def test_unknown_or_mismatched_unit_is_refused(unit: str, kind: Kind) -> None:
     with pytest.raises(UnknownUnit) as e:
         convert(1.0, unit, "", kind)
     assert e.value.unit == unit
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "kind"),
+    [
+        (float("nan"), "%", Kind.RATIO),
+        (float("inf"), "ms", Kind.SECONDS),
+        (-1.0, "%", Kind.RATIO),
+        (100.5, "%", Kind.RATIO),  # a ratio over 1 after conversion
+        (1e308, "%", Kind.RATIO),
+        (-5.0, "", Kind.PLAIN),
+        (1e300, "Kbps", Kind.BYTES_PER_SECOND),
+    ],
+)
+def test_values_outside_their_kinds_range_are_refused(value: float, unit: str, kind: Kind) -> None:
+    with pytest.raises(OutOfRange):
+        convert(value, unit, "", kind)
+
+
+def test_help_wording_comes_from_the_unit_table() -> None:
+    assert conversion_help(Kind.RATIO, "%") == UNITS["%"].wording == "percent / 100"
+    assert conversion_help(Kind.BYTES_PER_SECOND, "Kbps") == UNITS["Kbps"].wording
+    assert conversion_help(Kind.SECONDS, "min") == "minutes x 60"
+    assert "x 125" in conversion_help(Kind.BYTES_PER_SECOND)
+
+
+def test_every_spelling_in_the_table_is_exact() -> None:
+    # no case folding anywhere: each accepted spelling is listed as such
+    for spelling, unit in UNITS.items():
+        assert convert(1.0, spelling or "", "", unit.kind) == float(f"{unit.factor:.12g}")

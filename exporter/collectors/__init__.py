@@ -1,54 +1,39 @@
-"""The sources, one per vendor API area, keyed by name (the ``source`` label)."""
+"""The sources, one module per vendor API area, found and registered on import.
+
+Every module of this package that defines a source decorates it with ``@register``; importing
+the package imports them all, so adding a source needs no edit here. ``SOURCES`` is the one
+list every other part of the exporter reads (settings, telemetry, docs, planner, landing page).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import importlib
+import pkgutil
 from typing import Any
 
-from exporter.client import VolcClient
-from exporter.collectors.apps import AppsSource
-from exporter.collectors.base import AppTarget, MetricSpec, Sample, Snapshot, Source
-from exporter.collectors.call_detail import CallDetailSource
-from exporter.collectors.operation_report import OperationReportSource
-from exporter.collectors.quality import QualityReportSource, RealtimeQualitySource
-from exporter.collectors.realtime_operation import RealtimeOperationSource
-from exporter.settings import Settings
-from exporter.telemetry import Telemetry
+from exporter.collectors.base import Source, registered
 
-__all__ = [
-    "SOURCE_CLASSES",
-    "AppTarget",
-    "MetricSpec",
-    "Sample",
-    "Snapshot",
-    "Source",
-    "all_specs",
-    "make_sources",
-]
+__all__ = ["SOURCES", "actions", "all_specs", "source_class"]
 
-SOURCE_CLASSES: tuple[type[Source[Any]], ...] = (
-    RealtimeOperationSource,
-    RealtimeQualitySource,
-    QualityReportSource,
-    OperationReportSource,
-    CallDetailSource,
-    AppsSource,
-)
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "base":
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+SOURCES: tuple[type[Source[Any]], ...] = tuple(registered())
 
 
-def all_specs() -> list[tuple[str, MetricSpec]]:
+def source_class(name: str) -> type[Source[Any]]:
+    for cls in SOURCES:
+        if cls.name == name:
+            return cls
+    raise KeyError(name)
+
+
+def actions() -> list[str]:
+    """Every API action some source calls, in source order."""
+    return list(dict.fromkeys(a for cls in SOURCES for a in cls.actions))
+
+
+def all_specs() -> list[tuple[str, Any]]:
     """(source name, spec) for every vendor family, in documentation order."""
-    return [(cls.name, spec) for cls in SOURCE_CLASSES for spec in cls.specs]
-
-
-def make_sources(
-    settings: Settings, client: VolcClient, telemetry: Telemetry
-) -> dict[str, Source[Any]]:
-    """Instantiate the enabled sources with their settings."""
-    tz = dt.timezone(dt.timedelta(seconds=settings.utc_offset_seconds))
-    out: dict[str, Source[Any]] = {}
-    for cls in SOURCE_CLASSES:
-        src_settings = getattr(settings.sources, cls.name)
-        if src_settings.enabled:
-            out[cls.name] = cls(client, telemetry, tz, src_settings)
-    return out
+    return [(cls.name, spec) for cls in SOURCES for spec in cls.specs]

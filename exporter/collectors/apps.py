@@ -1,30 +1,38 @@
 """Apps: ``ListApps`` -> ``volcengine_rtc_app_info`` and the discovered app list.
 
-``AppKey``/``SecondaryAppKey`` are dropped by the response model and never stored.
+``AppKey``/``SecondaryAppKey`` are dropped by the parser and never stored; only their SHA-256
+digests are handed to the log scrubber, so a vendor message echoing a key is redacted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from exporter.collectors.base import AppTarget, MetricSpec, Sample, Snapshot, Source
-from exporter.models import App
-from exporter.settings import AppsSettings
+from prometheus_client.metrics_core import Metric
+from pydantic import Field
 
-__all__ = ["AppsSnapshot", "AppsSource", "status_name"]
+from exporter.collectors.base import (
+    DAY,
+    Source,
+    SourceSettings,
+    TargetView,
+    build_families,
+    interval_field,
+    register,
+)
+from exporter.types import AppTarget, MetricSpec, Sample, Snapshot
+
+__all__ = ["AppsSettings", "AppsSnapshot", "AppsSource", "status_name"]
 
 PAGE_SIZE = 100
 MAX_PAGES = 100
-_STATUS = {0: "creating", 1: "running", 6: "suspended_arrears", 98: "disabled"}
+_STATUS = {"0": "creating", "1": "running", "6": "suspended_arrears", "98": "disabled"}
 
 
-def status_name(status: int | str) -> str:
-    if isinstance(status, str):
-        if status.isdigit():
-            status = int(status)
-        else:
-            return status
-    return _STATUS.get(status, str(status))
+def status_name(status: str) -> str:
+    return _STATUS.get(status, status)
 
 
 @dataclass
@@ -41,6 +49,17 @@ INFO = MetricSpec(
 )
 
 
+class AppsSettings(SourceSettings):
+    interval_seconds: float = interval_field(600.0)
+    statuses: list[str] = Field(
+        default_factory=lambda: ["running"],
+        min_length=1,
+        description="with discovery, monitor apps whose status is one of these",
+    )
+    max_staleness_seconds: float | None = Field(default=None, ge=1, le=30 * DAY)
+
+
+@register
 class AppsSource(Source[AppsSettings]):
     """The account's apps.
 
@@ -49,32 +68,50 @@ class AppsSource(Source[AppsSettings]):
     """
 
     name = "apps"
-    action = "ListApps"
+    title = "Apps"
+    actions = ("ListApps",)
+    settings_model = AppsSettings
     specs = (INFO,)
-    per_app = False
+    order = 90
+    scope = "account"
+    discovers_apps = True
+
+    def calls(self, app: AppTarget) -> dict[str, int]:
+        return {"ListApps": 1}  # one page per 100 apps; one is the common case
 
     def fetch(self, app: AppTarget, now: float) -> AppsSnapshot:
-        found: dict[str, App] = {}
+        found: dict[str, tuple[str, str]] = {}
+        snap = AppsSnapshot()
         offset = 0
         for _ in range(MAX_PAGES):
             page = self.client.list_apps(limit=PAGE_SIZE, offset=offset)
-            for a in page.app_list:
-                found[a.app_id] = a
-            offset += len(page.app_list)
-            if not page.app_list or (page.total is not None and offset >= page.total):
+            snap.skipped.update(page.skipped)
+            for a in page.apps:
+                found[a.app_id] = (a.app_name, status_name(a.status))
+            offset += len(page.apps)
+            if not page.apps or (page.total is not None and offset >= page.total):
                 break
-        snap = AppsSnapshot()
-        snap.apps = {a.app_id: (a.app_name, status_name(a.status)) for a in found.values()}
+        snap.apps = found
         return snap
 
+    def contribute(self, snapshot: Snapshot, targets: Any) -> None:
+        if isinstance(snapshot, AppsSnapshot):
+            targets.set_discovered(snapshot.apps)
 
-def info_samples(
-    monitored: list[str], known: dict[str, tuple[str, str]], names: dict[str, str]
-) -> list[Sample]:
-    """app_info for every monitored app (status "unknown" where ListApps has not told)."""
-    out = []
-    for app_id in monitored:
-        name, status = known.get(app_id, (names.get(app_id, ""), "unknown"))
-        labels = (("app_id", app_id), ("app_name", name), ("status", status))
-        out.append(Sample(INFO.name, labels, 1.0))
-    return out
+    def build(self, fresh: list[Snapshot], view: TargetView) -> Iterable[Metric]:
+        """app_info for every monitored app (status "unknown" where ListApps has not told)."""
+        known: dict[str, tuple[str, str]] = {}
+        for snap in fresh:
+            if isinstance(snap, AppsSnapshot):
+                known.update(snap.apps)
+        names = view.app_names()
+        samples = []
+        for target in view.current():
+            name, status = known.get(target.app_id, (names.get(target.app_id, ("", ""))[0], ""))
+            labels = (
+                ("app_id", target.app_id),
+                ("app_name", name),
+                ("status", status or "unknown"),
+            )
+            samples.append(Sample(INFO.name, labels, 1.0))
+        return build_families([INFO], samples)

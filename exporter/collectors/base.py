@@ -1,113 +1,169 @@
-"""What every source has in common.
+"""What every source has in common, and the one registry of sources.
 
-A source is one vendor API area. ``fetch()`` runs on the refresh side (scheduler thread or a
-scrape in scrape mode), calls the client and turns the answer into a ``Snapshot`` of samples in
-base units. ``build()`` runs on every scrape and is pure: snapshots in, metric families out.
+A source is one vendor API area. ``fetch()`` runs on the refresh side (a worker thread, in either
+refresh mode), calls the client and turns the answer into a ``Snapshot`` of samples in base
+units. ``build()`` runs when the cache changes and is pure: snapshots in, metric families out.
+
+Each source class declares, in one place, everything the rest of the exporter needs: its name
+(the ``source`` label and the ``sources.<name>`` config key), title, API actions, settings model
+and metric specs. ``@register`` adds it to the registry and refuses a duplicate or an incomplete
+declaration; settings, telemetry, docs, the CLI summary, the planner and the landing page all
+read ``registered()``.
+
+Indicator-style sources describe their mapping with one table shape, ``IndicatorRow``, and share
+one loop, ``indicator_samples()``: newest complete point, unit conversion from the returned unit
+(seed unit as fallback), valid range, unknown units and unreadable points counted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from exporter.client import VolcClient
-from exporter.telemetry import Telemetry
-from exporter.units import Kind, UnknownUnit, convert
+from exporter.models import Point
+from exporter.types import AppTarget, Labels, MetricSpec, Sample, Snapshot
+from exporter.units import Kind, OutOfRange, UnknownUnit, conversion_help, convert
 
 __all__ = [
-    "AppTarget",
-    "MetricSpec",
-    "Sample",
-    "Snapshot",
+    "HOUR",
+    "DAY",
+    "IndicatorRow",
+    "RegistrationError",
     "Source",
+    "SourceSettings",
+    "TargetView",
+    "WindowedSettings",
     "build_families",
+    "family_specs",
+    "interval_field",
+    "settle_field",
+    "window_field",
+    "indicator_samples",
     "newest_complete",
+    "register",
+    "registered",
 ]
 
-log = logging.getLogger(__name__)
-
-S = TypeVar("S")
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """One exported family: name, HELP and label names (in exposition order)."""
-
-    name: str
-    help: str
-    labels: tuple[str, ...]
+HOUR = 3600.0
+DAY = 86400.0
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 7 * DAY
 
 
-@dataclass(frozen=True)
-class Sample:
-    metric: str
-    labels: tuple[tuple[str, str], ...]
-    value: float
+# -- settings ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Snapshot:
-    samples: list[Sample] = field(default_factory=list)
-    data_timestamp: float | None = None  # start of the newest vendor bucket used
+def interval_field(default: float) -> Any:
+    """``interval_seconds``: how often the source refreshes (the planner may lengthen it)."""
+    return Field(default=default, ge=MIN_INTERVAL, le=MAX_INTERVAL)
 
 
-@dataclass(frozen=True)
-class AppTarget:
-    app_id: str
-    call_detail: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (room_id, user_ids)
+def window_field(default: float) -> Any:
+    """``window_seconds``: the query window ending now."""
+    return Field(default=default, ge=60, le=7 * DAY)
 
 
-def newest_complete(
-    points: Iterable[tuple[float, float | None]], complete_after: float, now: float
-) -> tuple[float, float] | None:
-    """The newest (timestamp, value) whose bucket is complete: ts + complete_after <= now.
+def settle_field(default: float) -> Any:
+    """``settle_seconds``: a bucket counts as complete this long after it ends."""
+    return Field(default=default, ge=0, le=DAY)
 
-    Points without a value are missing data, never zero.
-    """
-    best: tuple[float, float] | None = None
-    for ts, value in points:
-        if value is None or ts + complete_after > now:
-            continue
-        if best is None or ts > best[0]:
-            best = (ts, value)
-    return best
+
+class SourceSettings(BaseModel):
+    """Settings every source has: ``sources.<name>.*``."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    enabled: bool = True
+    interval_seconds: float = interval_field(60.0)
+    max_staleness_seconds: float | None = Field(
+        default=None,
+        ge=MIN_INTERVAL,
+        le=30 * DAY,
+        description="default: 3 x the effective interval (the planner may lengthen it)",
+    )
+
+
+class WindowedSettings(SourceSettings):
+    """Sources that query a time window ending now."""
+
+    window_seconds: float = window_field(600.0)
+    settle_seconds: float = settle_field(0.0)
+
+    max_window: ClassVar[float] = HOUR  # the API's maximum span
+
+    @model_validator(mode="after")
+    def _check_window(self) -> WindowedSettings:
+        if self.window_seconds > self.max_window:
+            raise ValueError(
+                f"window_seconds {self.window_seconds:g} exceeds the API's maximum "
+                f"of {self.max_window:g}s for this source"
+            )
+        return self
+
+
+S = TypeVar("S", bound=SourceSettings)
+
+
+class TargetView(Protocol):
+    """What ``build()`` may read about the monitored apps (implemented by ``Targets``)."""
+
+    def current(self) -> list[AppTarget]: ...
+
+    def app_names(self) -> dict[str, tuple[str, str]]:
+        """app_id -> (name, status) for every monitored app."""
+
+
+# -- sources ------------------------------------------------------------------------------------
 
 
 class Source(ABC, Generic[S]):
-    """One vendor API area. Subclasses declare ``name``, ``action`` and ``specs``."""
+    """One vendor API area. Subclasses declare the class variables below and ``fetch()``."""
 
     name: ClassVar[str]
-    action: ClassVar[str]
+    title: ClassVar[str]  # for docs and the landing page, e.g. "Live quality"
+    actions: ClassVar[tuple[str, ...]]
+    settings_model: ClassVar[type[SourceSettings]]
     specs: ClassVar[tuple[MetricSpec, ...]]
-    per_app: ClassVar[bool] = True
+    order: ClassVar[int]  # position in docs and listings
+    scope: ClassVar[Literal["app", "account"]] = "app"
+    discovers_apps: ClassVar[bool] = False  # runs first while the app list is unknown
 
-    def __init__(
-        self, client: VolcClient, telemetry: Telemetry, tz: dt.timezone, settings: S
-    ) -> None:
+    def __init__(self, client: VolcClient, settings: S, tz: dt.tzinfo) -> None:
         self.settings = settings
         self.client = client
-        self.telemetry = telemetry
         self.tz = tz
-        self._warned_units: set[tuple[str, str]] = set()
+
+    def wants(self, app: AppTarget) -> bool:
+        """Whether this source has anything to fetch for ``app``."""
+        return True
+
+    def calls(self, app: AppTarget) -> dict[str, int]:
+        """Vendor calls one refresh of ``app`` needs, by action (for the quota planner)."""
+        return {self.actions[0]: 1}
 
     def begin_cycle(self) -> None:
         """Called once before each refresh cycle over all apps."""
 
-    def wants(self, app: AppTarget) -> bool:
-        return True
-
     @abstractmethod
-    def fetch(self, app: AppTarget, now: float) -> Snapshot: ...
+    def fetch(self, app: AppTarget, now: float) -> Snapshot:
+        """Call the API for one app (``app_id=""`` for account-scope sources)."""
 
-    def build(self, snapshots: Iterable[Snapshot]) -> Iterable[Metric]:
-        return build_families(self.specs, (s for snap in snapshots for s in snap.samples))
+    def contribute(self, snapshot: Snapshot, targets: Any) -> None:
+        """After a successful fetch: feed discovery (apps, watched rooms) into ``targets``."""
+
+    def build(self, fresh: list[Snapshot], view: TargetView) -> Iterable[Metric]:
+        """Metric families from the fresh snapshots of every app. Pure."""
+        return build_families(self.specs, (s for snap in fresh for s in snap.samples))
 
     # helpers ---------------------------------------------------------------------------------
 
@@ -119,27 +175,194 @@ class Source(ABC, Generic[S]):
         if align:
             # align the start to a bucket boundary in the API's time zone (never earlier than
             # the allowed span: move forward, not back)
-            offset = self.tz.utcoffset(None).total_seconds()
-            local = start.timestamp() + offset
+            offset = start.utcoffset() or dt.timedelta(0)
+            local = start.timestamp() + offset.total_seconds()
             aligned = -(-local // align) * align  # ceil
-            start = dt.datetime.fromtimestamp(aligned - offset, self.tz)
+            start = dt.datetime.fromtimestamp(aligned - offset.total_seconds(), self.tz)
         return start, end
 
-    def to_base(self, value: float, api_unit: str, seed_unit: str, kind: Kind) -> float | None:
+
+class RegistrationError(TypeError):
+    """A source class is declared incompletely or registered twice."""
+
+
+_REGISTRY: dict[str, type[Source[Any]]] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_ACTION = re.compile(r"^[A-Z][A-Za-z]+$")
+
+
+def register(cls: type[Source[Any]]) -> type[Source[Any]]:
+    """Class decorator: add a source to the registry, refusing duplicates and gaps."""
+    missing = [
+        attr
+        for attr in ("name", "title", "actions", "settings_model", "specs", "order")
+        if not hasattr(cls, attr)
+    ]
+    if missing:
+        raise RegistrationError(f"source {cls.__name__} does not declare {', '.join(missing)}")
+    if not _NAME.match(cls.name):
+        raise RegistrationError(f"source name {cls.name!r} must be lower_snake_case")
+    if cls.name in _REGISTRY:
+        raise RegistrationError(f"source {cls.name!r} is registered twice")
+    if not cls.actions or not all(_ACTION.match(a) for a in cls.actions):
+        raise RegistrationError(f"source {cls.name!r}: actions must be API action names")
+    if not issubclass(cls.settings_model, SourceSettings):
+        raise RegistrationError(f"source {cls.name!r}: settings_model is not a SourceSettings")
+    if not cls.specs:
+        raise RegistrationError(f"source {cls.name!r} exports no metric family")
+    taken = {spec.name: other.name for other in _REGISTRY.values() for spec in other.specs}
+    for spec in cls.specs:
+        if spec.name in taken:
+            raise RegistrationError(f"family {spec.name} is already exported by {taken[spec.name]}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registered() -> list[type[Source[Any]]]:
+    """Every registered source, in documentation order."""
+    return sorted(_REGISTRY.values(), key=lambda c: (c.order, c.name))
+
+
+# -- one table shape, one loop ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndicatorRow:
+    """One vendor indicator (or ListCallDetail metric) -> one exported family.
+
+    ``key`` is the vendor's name (the base name of a quality indicator, or a ListCallDetail
+    ``Desc``), ``alias`` a second key (a ListCallDetail ``Name``). ``metric`` is the family name
+    without the source's prefix. ``labels`` are fixed labels of this row; ``label_names`` the
+    labels the source fills in per value (e.g. ``media``, ``threshold``). ``thresholds`` gives
+    the documented default threshold per medium when a returned name has none.
+    """
+
+    key: str
+    metric: str
+    kind: Kind
+    what: str
+    seed_unit: str = ""
+    labels: Labels = ()
+    label_names: tuple[str, ...] = ()
+    alias: str = ""
+    per_peer: bool = False  # receive-side client metric: one series per PeerId
+    thresholds: Labels = ()
+
+
+def family_specs(
+    rows: Iterable[IndicatorRow],
+    *,
+    prefix: str,
+    base_labels: tuple[str, ...],
+    help_for: Callable[[IndicatorRow, list[IndicatorRow]], str],
+    extra_labels: tuple[str, ...] = (),
+) -> tuple[MetricSpec, ...]:
+    """One spec per family of ``rows`` (several rows may share a family), in row order."""
+    families: dict[str, list[IndicatorRow]] = {}
+    for row in rows:
+        families.setdefault(row.metric, []).append(row)
+    specs = []
+    for metric, group in families.items():
+        names: list[str] = list(base_labels)
+        for row in group:
+            for name in (*row.label_names, *(k for k, _ in row.labels)):
+                if name not in names:
+                    names.append(name)
+        names += [n for n in extra_labels if n not in names]
+        specs.append(MetricSpec(prefix + metric, help_for(group[0], group), tuple(names)))
+    return tuple(specs)
+
+
+def row_help(row: IndicatorRow, action: str, keys: Sequence[str], note: str, source: str) -> str:
+    """The HELP text of a family: what, action and indicator(s), conversion, caching."""
+    return (
+        f"{row.what}. From Volcengine RTC {action} {', '.join(keys)} ({note}; "
+        f"{conversion_help(row.kind, row.seed_unit)}). Cached; refreshed every "
+        f"sources.{source} interval."
+    )
+
+
+def newest_complete(points: Iterable[Point], complete_after: float, now: float) -> Point | None:
+    """The newest point with a value whose bucket is complete: ts + complete_after <= now.
+
+    Points without a value are missing data, never zero.
+    """
+    best: Point | None = None
+    for p in points:
+        if p.value is None or p.ts + complete_after > now:
+            continue
+        if best is None or p.ts > best.ts:
+            best = p
+    return best
+
+
+class IndicatorLike(Protocol):
+    @property
+    def unit(self) -> str: ...
+
+    @property
+    def points(self) -> tuple[Point, ...]: ...
+
+
+@dataclass
+class Collected:
+    """Values gathered for a snapshot: newest point per series, counts of what was skipped."""
+
+    values: dict[tuple[str, Labels], tuple[float, float]] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+    unknown_units: Counter[str] = field(default_factory=Counter)
+
+    def put(self, metric: str, labels: Labels, ts: float, value: float) -> None:
+        key = (metric, labels)
+        old = self.values.get(key)
+        if old is None or old[0] < ts:
+            self.values[key] = (ts, value)
+
+    def snapshot(self, limit: int | None = None) -> tuple[Snapshot, int]:
+        """The snapshot (at most ``limit`` series, in label order) and how many were cut."""
+        items = sorted(self.values.items())
+        dropped = 0
+        if limit is not None and len(items) > limit:
+            dropped = len(items) - limit
+            items = items[:limit]
+        snap = Snapshot(
+            skipped=Counter(self.skipped),
+            unknown_units=Counter(self.unknown_units),
+            dropped=dropped,
+        )
+        for (metric, labels), (ts, value) in items:
+            snap.add(Sample(metric, labels, value), ts)
+        return snap, dropped
+
+
+def indicator_samples(
+    out: Collected,
+    indicators: Iterable[IndicatorLike],
+    resolve: Callable[[Any], tuple[IndicatorRow, Labels] | None],
+    *,
+    prefix: str,
+    complete_after: float,
+    now: float,
+) -> None:
+    """The shared loop: resolve each indicator to a row and labels, take its newest complete
+    point, convert it to base units, check its range, and put it into ``out``."""
+    for ind in indicators:
+        found = resolve(ind)
+        if found is None:
+            continue
+        row, labels = found
+        point = newest_complete(ind.points, complete_after, now)
+        if point is None or point.value is None:
+            continue
         try:
-            return convert(value, api_unit, seed_unit, kind)
+            value = convert(point.value, ind.unit, row.seed_unit, row.kind)
         except UnknownUnit as exc:
-            self.telemetry.unknown_unit.labels(self.action, exc.unit).inc()
-            key = (self.action, exc.unit)
-            if key not in self._warned_units:
-                self._warned_units.add(key)
-                log.warning(
-                    "skipping values with an unknown unit action=%s unit=%r expected=%s",
-                    self.action,
-                    exc.unit,
-                    kind.value,
-                )
-            return None
+            out.unknown_units[exc.unit] += 1
+            continue
+        except OutOfRange:
+            out.skipped["out_of_range"] += 1
+            continue
+        out.put(prefix + row.metric, labels, point.ts, value)
 
 
 def build_families(specs: Sequence[MetricSpec], samples: Iterable[Sample]) -> list[Metric]:
@@ -149,7 +372,7 @@ def build_families(specs: Sequence[MetricSpec], samples: Iterable[Sample]) -> li
         for spec in specs
     }
     label_order = {spec.name: spec.labels for spec in specs}
-    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    seen: set[tuple[str, Labels]] = set()
     for sample in samples:
         fam = families.get(sample.metric)
         if fam is None:

@@ -2,87 +2,79 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from exporter.collectors.base import (
-    AppTarget,
-    MetricSpec,
-    Sample,
-    Snapshot,
+    DAY,
+    HOUR,
+    Collected,
+    IndicatorRow,
     Source,
-    newest_complete,
+    WindowedSettings,
+    family_specs,
+    indicator_samples,
+    interval_field,
+    register,
+    row_help,
+    settle_field,
+    window_field,
 )
 from exporter.collectors.quality import GRANULARITY_SECONDS
-from exporter.settings import OperationReportSettings
+from exporter.models import Indicator
+from exporter.types import AppTarget, Labels, Snapshot
 from exporter.units import Kind
 
-__all__ = ["INDICATORS", "OperationReportSource"]
+__all__ = ["ROWS", "OperationReportSettings", "OperationReportSource"]
 
-# indicator -> (metric, what, kind, seed unit). Durations have no unit in the seed table; the
-# seed's worked examples are in minutes, so "min" is the fallback when the API sends no Unit.
-INDICATORS: dict[str, tuple[str, str, Kind, str]] = {
-    "user_count": ("volcengine_rtc_report_users", "Distinct users in calls", Kind.PLAIN, ""),
-    "session_count": ("volcengine_rtc_report_sessions", "Room joins (sessions)", Kind.PLAIN, ""),
-    "peak_concurrent_user": (
-        "volcengine_rtc_report_peak_concurrent_users",
-        "Peak concurrent online users",
-        Kind.PLAIN,
-        "",
+ACTION = "ListOperationData"
+P, S = Kind.PLAIN, Kind.SECONDS
+
+# Durations have no unit in the seed table; the seed's worked examples are in minutes, so "min"
+# is the fallback when the API sends no Unit.
+ROWS: tuple[IndicatorRow, ...] = (
+    IndicatorRow("user_count", "users", P, "Distinct users in calls"),
+    IndicatorRow("session_count", "sessions", P, "Room joins (sessions)"),
+    IndicatorRow(
+        "peak_concurrent_user", "peak_concurrent_users", P, "Peak concurrent online users"
     ),
-    "room_count": ("volcengine_rtc_report_rooms", "Rooms created", Kind.PLAIN, ""),
-    "high_concurrency_room": (
-        "volcengine_rtc_report_high_concurrency_rooms",
+    IndicatorRow("room_count", "rooms", P, "Rooms created"),
+    IndicatorRow(
+        "high_concurrency_room", "high_concurrency_rooms", P,
         "Rooms whose peak concurrent users reached 100 or more",
-        Kind.PLAIN,
-        "",
     ),
-    "peak_concurrent_room": (
-        "volcengine_rtc_report_peak_concurrent_rooms",
-        "Peak concurrent rooms",
-        Kind.PLAIN,
-        "",
+    IndicatorRow("peak_concurrent_room", "peak_concurrent_rooms", P, "Peak concurrent rooms"),
+    IndicatorRow("avg_call_count", "sessions_per_user", P, "Sessions per user (sessions / users)"),
+    IndicatorRow(
+        "per_call_time", "session_duration_average_seconds", S,
+        "Average duration of one session, seconds", "min",
     ),
-    "avg_call_count": (
-        "volcengine_rtc_report_sessions_per_user",
-        "Sessions per user (sessions / users)",
-        Kind.PLAIN,
-        "",
+    IndicatorRow(
+        "avg_call_time", "user_call_duration_average_seconds", S,
+        "Average call time per user (overlapping rooms counted once), seconds", "min",
     ),
-    "per_call_time": (
-        "volcengine_rtc_report_session_duration_average_seconds",
-        "Average duration of one session, seconds",
-        Kind.SECONDS,
-        "min",
+    IndicatorRow(
+        "total_online_time", "room_online_duration_seconds", S,
+        "Sum of all rooms' online time, seconds", "min",
     ),
-    "avg_call_time": (
-        "volcengine_rtc_report_user_call_duration_average_seconds",
-        "Average call time per user (overlapping rooms counted once), seconds",
-        Kind.SECONDS,
-        "min",
+    IndicatorRow(
+        "avg_online_time", "room_online_duration_average_seconds", S,
+        "Average room online time, seconds", "min",
     ),
-    "total_online_time": (
-        "volcengine_rtc_report_room_online_duration_seconds",
-        "Sum of all rooms' online time, seconds",
-        Kind.SECONDS,
-        "min",
-    ),
-    "avg_online_time": (
-        "volcengine_rtc_report_room_online_duration_average_seconds",
-        "Average room online time, seconds",
-        Kind.SECONDS,
-        "min",
-    ),
-    "avg_user_count": (
-        "volcengine_rtc_report_room_users_average",
-        "Average users per room",
-        Kind.PLAIN,
-        "",
-    ),
-}
+    IndicatorRow("avg_user_count", "room_users_average", P, "Average users per room"),
+)  # fmt: skip
+_BY_KEY = {row.key: row for row in ROWS}
+PREFIX = "volcengine_rtc_report_"
 
 
-def _conversion(kind: Kind) -> str:
-    return "converted from the API's Unit, minutes x 60" if kind is Kind.SECONDS else "count"
+class OperationReportSettings(WindowedSettings):
+    interval_seconds: float = interval_field(HOUR)
+    window_seconds: float = window_field(3 * DAY)
+    settle_seconds: float = settle_field(8 * HOUR)
+    granularity: Literal["1d", "1h"] = "1d"
+    max_window = 7 * DAY
 
 
+@register
 class OperationReportSource(Source[OperationReportSettings]):
     """Daily or hourly operations report.
 
@@ -91,40 +83,44 @@ class OperationReportSource(Source[OperationReportSettings]):
     """
 
     name = "operation_report"
-    action = "ListOperationData"
-    specs = tuple(
-        MetricSpec(
-            metric,
-            f"{what}. From Volcengine RTC ListOperationData indicator {ind} (newest complete "
-            f"bucket of the configured granularity, a delayed report; {_conversion(kind)}). "
-            "Cached; refreshed every sources.operation_report interval.",
-            ("app_id", "granularity"),
-        )
-        for ind, (metric, what, kind, _) in INDICATORS.items()
+    title = "Operations report"
+    actions = (ACTION,)
+    settings_model = OperationReportSettings
+    order = 40
+    specs = family_specs(
+        ROWS,
+        prefix=PREFIX,
+        base_labels=("app_id",),
+        help_for=lambda row, _: row_help(
+            row,
+            ACTION,
+            [f"indicator {row.key}"],
+            "newest complete bucket of the configured granularity, a delayed report",
+            "operation_report",
+        ),
+        extra_labels=("granularity",),
     )
 
     def fetch(self, app: AppTarget, now: float) -> Snapshot:
         g = self.settings.granularity
         bucket = GRANULARITY_SECONDS[g]
         start, end = self.window(now, self.settings.window_seconds, align=bucket)
-        result = self.client.list_operation_data(app.app_id, start, end, list(INDICATORS), g)
-        snap = Snapshot()
-        for ind in result.indicators:
-            row = INDICATORS.get(ind.name)
-            if row is None:
-                continue
-            metric, _, kind, seed_unit = row
-            newest = newest_complete(
-                ((p.timestamp.timestamp(), p.value) for p in ind.data),
-                bucket + self.settings.settle_seconds,
-                now,
-            )
-            if newest is None:
-                continue
-            value = self.to_base(newest[1], ind.unit, seed_unit, kind)
-            if value is None:
-                continue
-            labels = (("app_id", app.app_id), ("granularity", g))
-            snap.samples.append(Sample(metric, labels, value))
-            snap.data_timestamp = max(snap.data_timestamp or 0.0, newest[0])
-        return snap
+        result = self.client.query_indicators(
+            ACTION, app.app_id, start, end, list(_BY_KEY), AggregateGranularity=g
+        )
+        out = Collected(skipped=result.skipped)
+        labels: Labels = (("app_id", app.app_id), ("granularity", g))
+
+        def resolve(ind: Indicator) -> tuple[IndicatorRow, Labels] | None:
+            row = _BY_KEY.get(ind.name)
+            return (row, labels) if row else None
+
+        indicator_samples(
+            out,
+            result.indicators,
+            resolve,
+            prefix=PREFIX,
+            complete_after=bucket + self.settings.settle_seconds,
+            now=now,
+        )
+        return out.snapshot()[0]

@@ -2,204 +2,250 @@
 
 Returned indicator names carry threshold and media parts (``80ms_audio_stall_rate``); they are
 parsed with the grammar in ``exporter.units.parse_indicator_name``. When a name has no threshold,
-the seed's documented default for that indicator and medium is used.
+the seed's documented default for that indicator and medium is used. Both APIs take
+``ProductType`` (``native``, the API's default, or ``web``): each product type configured is one
+call per app, and every family carries the ``product_type`` label.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from exporter.collectors.base import (
-    AppTarget,
-    MetricSpec,
-    Sample,
-    Snapshot,
+    DAY,
+    HOUR,
+    Collected,
+    IndicatorRow,
     Source,
-    newest_complete,
+    WindowedSettings,
+    family_specs,
+    indicator_samples,
+    interval_field,
+    register,
+    row_help,
+    settle_field,
+    window_field,
 )
-from exporter.models import IndicatorsResult
-from exporter.settings import QualityReportSettings, RealtimeQualitySettings
+from exporter.models import Indicator
+from exporter.types import AppTarget, Labels, Snapshot
 from exporter.units import Kind, format_threshold, parse_indicator_name
 
-__all__ = ["INDICATORS", "QualityReportSource", "RealtimeQualitySource"]
+__all__ = [
+    "GRANULARITY_SECONDS",
+    "PRODUCT_TYPES",
+    "ROWS",
+    "QualityReportSource",
+    "RealtimeQualitySource",
+    "quality_labels",
+]
 
-log = logging.getLogger(__name__)
-
+LIVE = "ListRealTimeQuality"
+REPORT = "ListQuality"
 LIVE_BUCKET_SECONDS = 30.0  # [inferred] realtime quality buckets
-GRANULARITY_SECONDS = {"1d": 86400.0, "1h": 3600.0, "5min": 300.0}
+LIVE_DELAY_SECONDS = 60.0  # documented data delay
+REPORT_DELAY_SECONDS = 8 * HOUR  # documented data delay
+GRANULARITY_SECONDS = {"1d": DAY, "1h": HOUR, "5min": 300.0}
+PRODUCT_TYPES = ("native", "web")
+ProductType = Literal["native", "web"]
 
-
-@dataclass(frozen=True)
-class QualityRow:
-    metric: str  # without the volcengine_rtc_ / volcengine_rtc_report_ prefix
-    what: str
-    media: bool
-    threshold: bool
-    default_threshold: dict[str, Decimal]  # media ("" for none) -> seconds
-
-
-INDICATORS: dict[str, QualityRow] = {
-    "join_room_success_rate": QualityRow(
-        "join_room_success_ratio",
-        "Share of room joins that succeeded within the threshold",
-        media=False,
-        threshold=True,
-        default_threshold={"": Decimal("5")},
+_MT = ("media", "threshold")
+# the quality table: the same indicators feed live, report and breakdown families
+ROWS: tuple[IndicatorRow, ...] = (
+    IndicatorRow(
+        "join_room_success_rate", "join_room_success_ratio", Kind.RATIO,
+        "Share of room joins that succeeded within the threshold, 0..1", "%",
+        label_names=("threshold",), thresholds=(("", "5"),),
     ),
-    "stall_rate": QualityRow(
-        "stall_ratio",
-        "Stall rate: share of call time stalled longer than the threshold",
-        media=True,
-        threshold=True,
-        default_threshold={"audio": Decimal("0.08"), "video": Decimal("0.5")},
+    IndicatorRow(
+        "stall_rate", "stall_ratio", Kind.RATIO,
+        "Stall rate: share of call time stalled longer than the threshold, 0..1", "%",
+        label_names=_MT, thresholds=(("audio", "0.08"), ("video", "0.5")),
     ),
-    "first_frame_send_success_rate": QualityRow(
-        "first_frame_send_success_ratio",
-        "First-frame send success rate",
-        media=True,
-        threshold=False,
-        default_threshold={},
+    IndicatorRow(
+        "first_frame_send_success_rate", "first_frame_send_success_ratio", Kind.RATIO,
+        "First-frame send success rate, 0..1", "%", label_names=("media",),
     ),
-    "first_frame_recv_success_rate": QualityRow(
-        "first_frame_decode_success_ratio",
-        "First-frame receive/decode success rate (indicator first_frame_recv_success_rate)",
-        media=True,
-        threshold=False,
-        default_threshold={},
+    IndicatorRow(
+        "first_frame_recv_success_rate", "first_frame_decode_success_ratio", Kind.RATIO,
+        "First-frame receive/decode success rate, 0..1", "%", label_names=("media",),
     ),
-    "network_trans_delay": QualityRow(
-        "network_delay_within_threshold_ratio",
-        "Share of call time with network transport delay within the threshold",
-        media=True,
-        threshold=True,
-        default_threshold={"audio": Decimal("0.4"), "video": Decimal("0.4"), "": Decimal("0.4")},
+    IndicatorRow(
+        "network_trans_delay", "network_delay_within_threshold_ratio", Kind.RATIO,
+        "Share of call time with network transport delay within the threshold, 0..1", "%",
+        label_names=_MT, thresholds=(("audio", "0.4"), ("video", "0.4"), ("", "0.4")),
     ),
-}
-SEED_UNIT = "%"
+)  # fmt: skip
+_BY_KEY = {row.key: row for row in ROWS}
 
 
-def _labels(row: QualityRow, report: bool) -> tuple[str, ...]:
-    labels = ["app_id"]
-    if row.media:
-        labels.append("media")
-    if row.threshold:
-        labels.append("threshold")
-    if report:
-        labels.append("granularity")
-    return tuple(labels)
+def quality_labels(name: str) -> tuple[IndicatorRow, Labels] | None:
+    """Row and (media, threshold) labels of a returned quality indicator name, or None."""
+    parsed = parse_indicator_name(name)
+    row = _BY_KEY.get(parsed.base) if parsed else None
+    if parsed is None or row is None:
+        return None
+    labels: list[tuple[str, str]] = []
+    if "media" in row.label_names:
+        labels.append(("media", parsed.media))
+    if "threshold" in row.label_names:
+        threshold = parsed.threshold
+        if threshold is None:
+            default = dict(row.thresholds).get(parsed.media)
+            threshold = Decimal(default) if default else None
+        labels.append(("threshold", format_threshold(threshold) if threshold else ""))
+    return row, tuple(labels)
 
 
-def _specs(report: bool) -> tuple[MetricSpec, ...]:
-    action = "ListQuality" if report else "ListRealTimeQuality"
-    source = "quality_report" if report else "realtime_quality"
-    prefix = "volcengine_rtc_report_" if report else "volcengine_rtc_"
-    when = (
-        "newest complete bucket of the configured granularity; a delayed report"
-        if report
-        else "newest complete bucket"
-    )
-    return tuple(
-        MetricSpec(
-            prefix + row.metric,
-            f"{row.what}, 0..1. From Volcengine RTC {action} indicator {ind} ({when}; "
-            f"percent / 100). Cached; refreshed every sources.{source} interval.",
-            _labels(row, report),
-        )
-        for ind, row in INDICATORS.items()
+def _all_product_types() -> list[ProductType]:
+    return ["native", "web"]
+
+
+class _QualitySettings(WindowedSettings):
+    product_types: list[ProductType] = Field(
+        default_factory=_all_product_types,
+        min_length=1,
+        description="ProductType values to query (native, web): one call per app each",
     )
 
+    @field_validator("product_types")
+    @classmethod
+    def _unique(cls, v: list[ProductType]) -> list[ProductType]:
+        return list(dict.fromkeys(v))
 
-def quality_samples(
-    result: IndicatorsResult,
-    *,
-    app_id: str,
-    prefix: str,
-    extra: tuple[tuple[str, str], ...],
-    complete_after: float,
+
+class RealtimeQualitySettings(_QualitySettings):
+    interval_seconds: float = interval_field(60.0)
+    window_seconds: float = window_field(600.0)
+    settle_seconds: float = settle_field(LIVE_DELAY_SECONDS)
+
+
+class QualityReportSettings(_QualitySettings):
+    interval_seconds: float = interval_field(HOUR)
+    window_seconds: float = window_field(3 * DAY)
+    settle_seconds: float = settle_field(REPORT_DELAY_SECONDS)
+    granularity: Literal["1d", "5min"] = "1d"
+    max_window = 7 * DAY
+
+
+def _collect(
+    source: Source[RealtimeQualitySettings] | Source[QualityReportSettings],
+    app: AppTarget,
     now: float,
-    to_base: Callable[[float, str, str, Kind], float | None],
+    *,
+    action: str,
+    prefix: str,
+    extra: Labels,
+    complete_after: float,
+    align: float = 0.0,
+    **params: str,
 ) -> Snapshot:
-    snap = Snapshot()
-    for ind in result.indicators:
-        parsed = parse_indicator_name(ind.name)
-        row = INDICATORS.get(parsed.base) if parsed else None
-        if parsed is None or row is None:
-            log.debug("ignoring indicator %r", ind.name)
-            continue
-        newest = newest_complete(
-            ((p.timestamp.timestamp(), p.value) for p in ind.data), complete_after, now
+    start, end = source.window(now, source.settings.window_seconds, align=align)
+    out = Collected()
+    for product_type in source.settings.product_types:
+        result = source.client.query_indicators(
+            action, app.app_id, start, end, list(_BY_KEY), ProductType=product_type, **params
         )
-        if newest is None:
-            continue
-        value = to_base(newest[1], ind.unit, SEED_UNIT, Kind.RATIO)
-        if value is None:
-            continue
-        labels: list[tuple[str, str]] = [("app_id", app_id)]
-        if row.media:
-            labels.append(("media", parsed.media))
-        if row.threshold:
-            threshold = parsed.threshold
-            if threshold is None:
-                threshold = row.default_threshold.get(parsed.media)
-            labels.append(("threshold", format_threshold(threshold) if threshold else ""))
-        labels.extend(extra)
-        snap.samples.append(Sample(prefix + row.metric, tuple(labels), value))
-        snap.data_timestamp = max(snap.data_timestamp or 0.0, newest[0])
-    return snap
+        out.skipped.update(result.skipped)
+        base: Labels = (("app_id", app.app_id), ("product_type", product_type))
+
+        def resolve(ind: Indicator, base: Labels = base) -> tuple[IndicatorRow, Labels] | None:
+            found = quality_labels(ind.name)
+            return (found[0], base + found[1] + extra) if found else None
+
+        indicator_samples(
+            out,
+            result.indicators,
+            resolve,
+            prefix=prefix,
+            complete_after=complete_after,
+            now=now,
+        )
+    return out.snapshot()[0]
 
 
+@register
 class RealtimeQualitySource(Source[RealtimeQualitySettings]):
-    """Live quality ratios.
+    """Live quality ratios, per product type.
 
     # TYPE volcengine_rtc_stall_ratio gauge
-    volcengine_rtc_stall_ratio{app_id="661e...543cf",media="audio",threshold="0.08"} 0.0123
-    volcengine_rtc_join_room_success_ratio{app_id="661e...543cf",threshold="5"} 0.9931
+    volcengine_rtc_stall_ratio{app_id="661e...543cf",product_type="native",media="audio",
+        threshold="0.08"} 0.0123
     """
 
     name = "realtime_quality"
-    action = "ListRealTimeQuality"
-    specs = _specs(report=False)
+    title = "Live quality"
+    actions = (LIVE,)
+    settings_model = RealtimeQualitySettings
+    order = 20
+    specs = family_specs(
+        ROWS,
+        prefix="volcengine_rtc_",
+        base_labels=("app_id", "product_type"),
+        help_for=lambda row, _: row_help(
+            row, LIVE, [f"indicator {row.key}"], "newest complete bucket", "realtime_quality"
+        ),
+    )
+
+    def calls(self, app: AppTarget) -> dict[str, int]:
+        return {LIVE: len(self.settings.product_types)}
 
     def fetch(self, app: AppTarget, now: float) -> Snapshot:
-        start, end = self.window(now, self.settings.window_seconds)
-        result = self.client.list_realtime_quality(app.app_id, start, end, list(INDICATORS))
-        return quality_samples(
-            result,
-            app_id=app.app_id,
+        return _collect(
+            self,
+            app,
+            now,
+            action=LIVE,
             prefix="volcengine_rtc_",
             extra=(),
             complete_after=LIVE_BUCKET_SECONDS + self.settings.settle_seconds,
-            now=now,
-            to_base=self.to_base,
         )
 
 
+@register
 class QualityReportSource(Source[QualityReportSettings]):
     """Report quality ratios (ListQuality), with a granularity label.
 
     # TYPE volcengine_rtc_report_stall_ratio gauge
-    volcengine_rtc_report_stall_ratio{app_id="661e...543cf",media="video",threshold="0.5",
-        granularity="1d"} 0.021
+    volcengine_rtc_report_stall_ratio{app_id="661e...543cf",product_type="web",media="video",
+        threshold="0.5",granularity="1d"} 0.021
     """
 
     name = "quality_report"
-    action = "ListQuality"
-    specs = _specs(report=True)
+    title = "Quality report"
+    actions = (REPORT,)
+    settings_model = QualityReportSettings
+    order = 30
+    specs = family_specs(
+        ROWS,
+        prefix="volcengine_rtc_report_",
+        base_labels=("app_id", "product_type"),
+        help_for=lambda row, _: row_help(
+            row,
+            REPORT,
+            [f"indicator {row.key}"],
+            "newest complete bucket of the configured granularity; a delayed report",
+            "quality_report",
+        ),
+        extra_labels=("granularity",),
+    )
+
+    def calls(self, app: AppTarget) -> dict[str, int]:
+        return {REPORT: len(self.settings.product_types)}
 
     def fetch(self, app: AppTarget, now: float) -> Snapshot:
         g = self.settings.granularity
         bucket = GRANULARITY_SECONDS[g]
-        start, end = self.window(now, self.settings.window_seconds, align=bucket)
-        result = self.client.list_quality(app.app_id, start, end, list(INDICATORS), g)
-        return quality_samples(
-            result,
-            app_id=app.app_id,
+        return _collect(
+            self,
+            app,
+            now,
+            action=REPORT,
             prefix="volcengine_rtc_report_",
             extra=(("granularity", g),),
             complete_after=bucket + self.settings.settle_seconds,
-            now=now,
-            to_base=self.to_base,
+            align=bucket,
+            AggregateGranularity=g,
         )
