@@ -5,19 +5,23 @@ BIN     = $(VENV)/bin
 PORT   ?= 9877
 TOOLS  ?= .venv-tools
 
-.PHONY: demo install install-test tools lint mypy test unit bench mixin clean
+.PHONY: demo install install-test revision tools lint mypy test unit soak bench mixin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+# the source revision shown by --version and volcengine_rtc_exporter_build_info
+revision:
+	@git rev-parse --short=12 HEAD > exporter/REVISION 2>/dev/null || rm -f exporter/REVISION
+
+install: $(BIN)/python revision
 	$(BIN)/pip install --quiet .
 
 demo: install  ## run the exporter against the embedded simulator on :$(PORT)
 	$(BIN)/volc-rtc-exporter --demo --web.listen-address=:$(PORT)
 
-install-test: $(BIN)/python
+install-test: $(BIN)/python revision
 	$(BIN)/pip install --quiet -e '.[test,mixin]'
 	# the vendor's signer, only to cross-check ours in tests (its own dependency list is heavy)
 	$(BIN)/pip install --quiet --no-deps volcengine==1.0.229
@@ -32,6 +36,9 @@ mypy: install-test
 unit: install-test
 	$(BIN)/pytest -q
 
+soak: install-test  ## the slow real-time suites (CI runs them after `make test`)
+	$(BIN)/pytest -q -m slow
+
 # deploy-file checkers, in their own venv (checkov pins many packages of its own)
 tools: $(TOOLS)/bin/checkov
 $(TOOLS)/bin/checkov:
@@ -42,7 +49,7 @@ $(TOOLS)/bin/checkov:
 
 test: lint mypy tools unit  ## everything CI runs
 
-bench: install  ## scrape cost and memory against app count (figures and ratios)
+bench: install-test  ## quota, scrape, memory and load figures as ratios (docs/performance.md)
 	$(BIN)/python benchmarks/bench_scrape.py
 
 mixin: install-test  ## regenerate dashboards, rules, routing, runbooks and layout pictures

@@ -229,14 +229,7 @@ def _run(
     reload_asked = threading.Event()
 
     def reload() -> str | None:
-        try:
-            new = load_settings(config_file, **overrides)
-        except ConfigError as exc:
-            runtime.reload_status.successful = False
-            log.error("reload failed, keeping the running configuration", error=str(exc))
-            return f"reload failed: {exc}"
-        runtime.reload(new)
-        return None
+        return runtime.reload_config(lambda: load_settings(config_file, **overrides))
 
     runtime.app.reloader = reload
 

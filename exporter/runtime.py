@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from exporter.cache import SnapshotCache
 from exporter.client import VolcClient
 from exporter.collectors import SOURCES, actions
 from exporter.collectors.base import Source
+from exporter.errors import ConfigError
 from exporter.limiter import Limiters, Quota, Waiter
 from exporter.log import add_secret, get_logger
 from exporter.metrics import (
@@ -272,6 +274,18 @@ class Runtime:
             self.reload_status.successful = True
             self.reload_status.success_timestamp = self.clock.time()
         log.info("configuration reloaded", sources=",".join(new.sources))
+
+    def reload_config(self, load: Callable[[], Settings]) -> str | None:
+        """Re-read the configuration with ``load`` and swap it in; on a bad configuration keep
+        the running one. Returns the error, or None. Used by SIGHUP and POST /-/reload."""
+        try:
+            settings = load()
+        except ConfigError as exc:
+            self.reload_status.successful = False
+            log.error("reload failed, keeping the running configuration", error=str(exc))
+            return f"reload failed: {exc}"
+        self.reload(settings)
+        return None
 
     def stop(self) -> None:
         self.shutdown_server()

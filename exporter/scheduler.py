@@ -53,11 +53,16 @@ class DaemonPool:
             threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
             for i in range(workers)
         ]
+        self._closed = False
         for t in self._threads:
             t.start()
 
     def submit(self, fn: Callable[[], Any]) -> Future[Any]:
         fut: Future[Any] = Future()
+        if self._closed:
+            fut.cancel()  # shutting down: never run, never waited for
+            fut.set_running_or_notify_cancel()
+            return fut
         if not self._threads:
             fut.set_running_or_notify_cancel()
             try:
@@ -82,6 +87,7 @@ class DaemonPool:
                 fut.set_exception(exc)
 
     def shutdown(self) -> None:
+        self._closed = True
         for _ in self._threads:
             self._queue.put(None)
 

@@ -39,7 +39,7 @@ def test_demo_serves_every_family(tmp_path: Path) -> None:
         text = httpx.get(url + "/metrics").text
         for fam in contract_families() - {"volcengine_rtc_exporter_unknown_unit_total"}:
             assert re.search(rf"^{fam}(_count)?[{{ ]", text, re.M), fam
-        sim = re.search(r"simulator endpoint=(\S+)", proc.output())
+        sim = re.search(r"simulator=(\S+)", proc.output())
         assert sim is not None
         # the generated secret never shows, not even in the demo's own log
         assert "secret_access_key" not in proc.output()
@@ -53,7 +53,7 @@ def test_demo_20_apps_five_minutes_never_throttled(tmp_path: Path) -> None:
     seconds = float(os.environ.get("DEMO_SOAK_SECONDS", "300"))
     proc, url = start_demo(tmp_path, "--demo.apps=20")
     try:
-        sim_url = re.search(r"simulator endpoint=(\S+)", proc.output()).group(1)  # type: ignore[union-attr]
+        sim_url = re.search(r"simulator=(\S+)", proc.output()).group(1)  # type: ignore[union-attr]
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             assert proc.p.poll() is None

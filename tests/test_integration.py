@@ -117,15 +117,29 @@ def test_no_secret_in_output_or_metrics(clean: tuple[SimProc, ExporterProc]) -> 
 def test_stall_spike_raises_stall_for_that_app_only(clean: tuple[SimProc, ExporterProc]) -> None:
     sim, exp = clean
     a, b = sim.apps[0], sim.apps[1]
-    before_b = exp.get("volcengine_rtc_stall_ratio", app_id=b, media="video")
+    before_b = exp.get("volcengine_rtc_stall_ratio", app_id=b, media="video", product_type="native")
     sim.scenario("stall_spike", app_id=a, media="video", value=30)
     wait_for(
-        lambda: exp.get("volcengine_rtc_stall_ratio", app_id=a, media="video") == 0.3,
+        lambda: (
+            exp.get("volcengine_rtc_stall_ratio", app_id=a, media="video", product_type="native")
+            == 0.3
+        ),
         15,
         "stall spike",
     )
-    assert exp.get("volcengine_rtc_stall_ratio", app_id=a, media="audio", threshold="0.08") < 0.1
-    assert exp.get("volcengine_rtc_stall_ratio", app_id=b, media="video") < 0.1
+    assert (
+        exp.get(
+            "volcengine_rtc_stall_ratio",
+            app_id=a,
+            media="audio",
+            threshold="0.08",
+            product_type="native",
+        )
+        < 0.1
+    )
+    assert (
+        exp.get("volcengine_rtc_stall_ratio", app_id=b, media="video", product_type="native") < 0.1
+    )
     assert before_b is not None and before_b < 0.1
 
 
@@ -143,9 +157,16 @@ def test_quality_scenarios(
 ) -> None:
     sim, exp = clean
     sim.scenario(scenario, app_id=sim.apps[1])
-    labels = {"app_id": sim.apps[1]} | ({} if "join" in metric else {"media": "audio"})
+    labels = {"app_id": sim.apps[1], "product_type": "native"} | (
+        {} if "join" in metric else {"media": "audio"}
+    )
     wait_for(lambda: exp.get(metric, **labels) == value, 15, scenario)
-    other = exp.get(metric, app_id=sim.apps[0], **({} if "join" in metric else {"media": "audio"}))
+    other = exp.get(
+        metric,
+        app_id=sim.apps[0],
+        product_type="native",
+        **({} if "join" in metric else {"media": "audio"}),
+    )
     assert other is not None and other > 0.9
 
 
@@ -208,7 +229,7 @@ def test_expired_credentials_give_auth_reason_and_readable_log(
     wait_for(lambda: failures(exp, "auth") > start, 15, "auth failures")
     wait_for(lambda: "code=InvalidAccessKey" in exp.output(), 10, "log line")
     line = next(ln for ln in exp.output().splitlines() if "code=InvalidAccessKey" in ln)
-    assert "level=warning" in line and "source down" in line and "(auth)" in line
+    assert "level=warn " in line and 'msg="source down"' in line and "reason=auth" in line
     assert sim.secret not in exp.output()
 
 

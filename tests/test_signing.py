@@ -160,7 +160,9 @@ def _captured_request(auth: VolcAuth, method: str, url: str, **kw: object) -> ht
 
 def test_httpx_auth_produces_vector_1() -> None:
     auth = VolcAuth(
-        VAK, VSK, region="cn-north-1", clock=lambda: dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+        lambda: (VAK, VSK, None),
+        region="cn-north-1",
+        clock=lambda: dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     )
     req = _captured_request(
         auth,
@@ -208,7 +210,7 @@ def test_server_check_accepts_vendor_signed_and_rejects_tampered() -> None:
 
 def test_server_check_failures() -> None:
     now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    auth = VolcAuth(VAK, VSK, region="cn-north-1", clock=lambda: now)
+    auth = VolcAuth(lambda: (VAK, VSK, None), region="cn-north-1", clock=lambda: now)
     url = f"https://{HOST}/?Action=ListApps&Version=2023-11-01"
     req = _captured_request(
         auth, "POST", url, content=b"{}", headers={"Content-Type": "application/json"}
@@ -221,7 +223,7 @@ def test_server_check_failures() -> None:
         _verify(req, now + dt.timedelta(minutes=16))
     assert e.value.code == "InvalidTimestamp"
     assert _verify(req, now + dt.timedelta(minutes=14)) == VAK
-    bad_key = VolcAuth("AKLTother", VSK, region="cn-north-1", clock=lambda: now)
+    bad_key = VolcAuth(lambda: ("AKLTother", VSK, None), region="cn-north-1", clock=lambda: now)
     with pytest.raises(AuthFailure) as e:
         _verify(_captured_request(bad_key, "POST", url, content=b"{}"), now)
     assert e.value.code == "InvalidAccessKey" and e.value.status == 401

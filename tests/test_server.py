@@ -1,0 +1,199 @@
+"""The HTTP app: reload (lifecycle API and key rotation), format negotiation, landing page."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from exporter.runtime import Runtime
+from exporter.server import scrape_budget
+from exporter.settings import load_settings
+from exporter.simulator import Simulator
+from tests.conftest import AK, FrozenClock, SimTransport, fixture_transport, golden_settings
+
+T = 1704196800.0
+
+
+def config(tmp: Path, secret_file: Path, **extra: Any) -> Path:
+    doc: dict[str, Any] = {
+        "endpoint": "http://rtc.test",
+        "credentials": {"access_key_id": AK, "secret_access_key_file": str(secret_file)},
+        "apps": [{"app_id": "placeholder"}],
+        "rate_limit": {"requests_per_second": 1000, "headroom": 1, "max_retries": 0},
+        "web": {"listen_address": "127.0.0.1:0", "enable_lifecycle": True},
+        "sources": {n: {"enabled": n == "realtime_operation"} for n in (
+            "realtime_quality", "quality_report", "operation_report", "call_detail", "apps")},
+    } | extra  # fmt: skip
+    path = tmp / "config.yml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_rotating_the_secret_key_file_then_reloading_signs_with_the_new_key(tmp_path: Path) -> None:
+    sim = Simulator(apps=1, credentials={AK: "old-Secret-1"}, qps=1000.0, clock=FrozenClock(T))
+    app_id = sim.apps[0].app_id
+    secret = tmp_path / "sk"
+    secret.write_text("old-Secret-1\n")
+    path = config(tmp_path, secret, apps=[{"app_id": app_id}])
+    rt = Runtime.build(load_settings(path), transport=SimTransport(sim), clock=FrozenClock(T))
+    host, port = rt.start()
+    rt.app.reloader = lambda: rt.reload_config(lambda: load_settings(path))
+    url = f"http://{host}:{port}"
+    up = lambda: rt.registry.get_sample_value(  # noqa: E731
+        "volcengine_rtc_exporter_source_up", {"source": "realtime_operation", "app_id": app_id}
+    )
+    try:
+        rt.refresher.refresh("realtime_operation")
+        assert up() == 1.0
+        sim.credentials = {AK: "new-Secret-2"}  # the key is rotated at the vendor
+        rt.refresher.refresh("realtime_operation")
+        assert up() == 0.0
+        secret.write_text("new-Secret-2\n")  # ... and in the mounted secret
+        assert httpx.post(url + "/-/reload").status_code == 200
+        rt.refresher.refresh("realtime_operation")
+        assert up() == 1.0
+        assert (
+            rt.registry.get_sample_value("volcengine_rtc_exporter_config_last_reload_successful")
+            == 1.0
+        )
+    finally:
+        rt.stop()
+
+
+def test_a_bad_reload_keeps_the_running_configuration(tmp_path: Path) -> None:
+    secret = tmp_path / "sk"
+    secret.write_text("Sup3r-Secret\n")
+    path = config(tmp_path, secret)
+    transport, _ = fixture_transport()
+    rt = Runtime.build(load_settings(path), transport=transport, clock=FrozenClock(T))
+    host, port = rt.start()
+    rt.app.reloader = lambda: rt.reload_config(lambda: load_settings(path))
+    url = f"http://{host}:{port}"
+    get = rt.registry.get_sample_value
+    try:
+        before = get("volcengine_rtc_exporter_config_last_reload_success_timestamp_seconds")
+        path.write_text(path.read_text() + "timeout_seconds: -5\n")
+        r = httpx.post(url + "/-/reload")
+        assert r.status_code == 500 and "timeout_seconds" in r.text and "Sup3r" not in r.text
+        assert get("volcengine_rtc_exporter_config_last_reload_successful") == 0.0
+        assert get("volcengine_rtc_exporter_config_last_reload_success_timestamp_seconds") == before
+        assert rt.settings.timeout_seconds == 10  # the running configuration stays
+        assert httpx.get(url + "/metrics").status_code == 200
+        assert httpx.get(url + "/-/reload").status_code == 405
+    finally:
+        rt.stop()
+
+
+def test_reload_that_adds_and_drops_apps_keeps_the_cache_of_apps_that_stay(tmp_path: Path) -> None:
+    secret = tmp_path / "sk"
+    secret.write_text("Sup3r-Secret\n")
+    path = config(tmp_path, secret, apps=[{"app_id": "keep"}, {"app_id": "drop"}])
+    transport, calls = fixture_transport()
+    rt = Runtime.build(load_settings(path), transport=transport, clock=FrozenClock(T))
+    rt.refresher.refresh("realtime_operation")
+    keep_before = rt.cache.get("realtime_operation", "keep")
+    path.write_text(path.read_text().replace("app_id: drop", "app_id: new"))
+    assert rt.reload_config(lambda: load_settings(path)) is None
+    assert rt.cache.get("realtime_operation", "keep") is keep_before  # served until refreshed
+    assert {t.app_id for t in rt.targets.current()} == {"keep", "new"}
+    rt.refresher.refresh("realtime_operation")
+    assert rt.cache.get("realtime_operation", "drop") is None
+    rt.stop()
+
+
+def test_lifecycle_api_is_off_by_default() -> None:
+    transport, _ = fixture_transport()
+    rt = Runtime.build(golden_settings(web={"listen_address": "127.0.0.1:0"}), transport=transport)
+    host, port = rt.start()
+    try:
+        assert httpx.post(f"http://{host}:{port}/-/reload").status_code == 403
+    finally:
+        rt.stop()
+
+
+def test_openmetrics_and_gzip_are_negotiated_and_cached_bytes_are_reused() -> None:
+    transport, _ = fixture_transport()
+    rt = Runtime.build(golden_settings(), transport=transport, clock=FrozenClock(T))
+    for name in rt.sources:
+        rt.refresher.refresh(name)
+    app = rt.app
+
+    def get(headers: dict[str, str]) -> tuple[str, dict[str, str], bytes]:
+        seen: dict[str, Any] = {}
+
+        def start(status: str, hdrs: list[tuple[str, str]]) -> None:
+            seen["status"], seen["headers"] = status, dict(hdrs)
+
+        env = {"PATH_INFO": "/metrics", "REQUEST_METHOD": "GET"} | headers
+        body = b"".join(app(env, start))
+        return seen["status"], seen["headers"], body
+
+    status, headers, text = get({})
+    assert status == "200 OK" and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    status, headers, om = get({"HTTP_ACCEPT": "application/openmetrics-text; version=1.0.0"})
+    assert headers["Content-Type"].startswith("application/openmetrics-text")
+    assert om.endswith(b"# EOF\n") and om.count(b"# EOF") == 1
+    _, headers, zipped = get({"HTTP_ACCEPT_ENCODING": "gzip"})
+    assert headers["Content-Encoding"] == "gzip"
+    assert (
+        gzip.decompress(zipped).split(b"volcengine_rtc_online_users")[1][:80]
+        == text.split(b"volcengine_rtc_online_users")[1][:80]
+    )
+    # the vendor part is rendered once per cache change, then reused byte for byte
+    first = rt.collector.rendered("text")
+    second = rt.collector.rendered("text")
+    assert all(a is b for a, b in zip(first, second, strict=True))
+    rt.refresher.refresh("realtime_operation")
+    third = rt.collector.rendered("text")
+    assert sum(a is not b for a, b in zip(second, third, strict=True)) >= 1
+    # the whole body equals what prometheus_client renders from the registry
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def families(data: bytes) -> dict[str, list[Any]]:
+        return {
+            f.name: sorted((s.name, sorted(s.labels.items()), s.value) for s in f.samples)
+            for f in text_string_to_metric_families(data.decode())
+            if not f.name.startswith(
+                ("process_", "python_gc", "volcengine_rtc_exporter_api_request_duration")
+            )
+        }
+
+    assert families(get({})[2]) == families(generate_latest(rt.registry))
+    rt.stop()
+
+
+def test_landing_page_escapes_vendor_ids() -> None:
+    transport, _ = fixture_transport()
+    rt = Runtime.build(
+        golden_settings(apps=[{"app_id": "<script>x</script>\x1b[31m"}]),
+        transport=transport,
+        clock=FrozenClock(T),
+    )
+    rt.refresher.refresh("realtime_operation")
+    page = rt.app._landing()
+    assert "<script>x" not in page and "&lt;script&gt;" in page
+    rt.stop()
+
+
+@pytest.mark.parametrize(
+    ("header", "configured", "expected"),
+    [
+        ("10", 10.0, 9.0),
+        ("1.5", 10.0, 1.0),
+        (None, 10.0, 9.0),
+        ("junk", 4.0, 3.5),
+        ("nan", 4.0, 3.5),
+        ("60", 10.0, 9.0),
+        ("0.2", 10.0, 0.05),
+    ],
+)
+def test_scrape_mode_answers_before_the_scrape_timeout(
+    header: str | None, configured: float, expected: float
+) -> None:
+    assert scrape_budget(header, configured) == pytest.approx(expected)
