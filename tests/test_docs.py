@@ -27,7 +27,8 @@ def test_readme_config_example_is_valid(tmp_path: Path) -> None:
     cfg.write_text(example("config").replace("/run/secrets/volcengine_sk", str(secret)))
     s = load_settings(cfg)
     assert s.apps is not None and s.apps[0].call_detail[0].room_id == "room-1"
-    assert s.secret_key == "s3cret"
+    assert s.credential_triple()[1] == "s3cret"
+    assert s.sources.realtime_quality.product_types == ["native", "web"]
 
 
 def test_readme_scrape_config_passes_promtool(tmp_path: Path) -> None:
@@ -47,11 +48,29 @@ def test_every_flag_is_documented() -> None:
     assert missing == set()
 
 
-def test_quick_start_commands_exist() -> None:
-    assert "make demo" in README and "make test" in README
-    makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+def _dry_run(target: str) -> str:
+    """What `make <target>` would run, without running it (make -n, fresh venv path)."""
+    res = subprocess.run(
+        ["make", "-n", "-B", target, "VENV=/nonexistent-venv"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return res.stdout
+
+
+def test_quick_start_commands_do_what_the_readme_says() -> None:
+    quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert "make demo" in quick and "make test" in quick
+    demo = _dry_run("demo")
+    assert "python3 -m venv /nonexistent-venv" in demo  # a bare machine gets its own venv
+    assert re.search(r"pip install --quiet \.$", demo, re.M)
+    assert re.search(r"volc-rtc-exporter --demo --web.listen-address=:9877$", demo, re.M)
+    test = _dry_run("test")
+    for step in ("ruff check .", "ruff format --check .", "/mypy", "/pytest -q"):
+        assert step in test, step
+    assert "-m slow" not in test  # the slow suites are `make soak`
+    assert "pytest -q -m slow" in _dry_run("soak")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.index("make test") < ci.index("make soak")
 
 
 def test_scenarios_doc_is_up_to_date() -> None:
