@@ -270,6 +270,8 @@ class Runtime:
                     self.cache.forget_source(name)
             self.engine = new
             old.stop()
+            for name in new.sources:  # the new configuration is refreshed at once
+                self.cache.update_status(name, next_due=None, cycle_started=None, running=False)
             new.start()
             self.reload_status.successful = True
             self.reload_status.success_timestamp = self.clock.time()

@@ -99,6 +99,7 @@ class ExporterProc(Proc):
         self.port = free_port()
         cfg = tmp / "config.yml"
         cfg.write_text(yaml.safe_dump(config, allow_unicode=True))
+        self.cfg_path = cfg
         cmd = [
             sys.executable,
             "-m",
