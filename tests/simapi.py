@@ -86,16 +86,22 @@ class Api:
     def ok(self, action: str, body: dict[str, Any], version: str = "2023-11-01") -> Any:
         """The Result of a successful call (POST for a JSON body, GET for the query actions)."""
         method = self.sim_method(action)
-        status, doc = self.post(action, body, version) if method == "POST" else self.get(
-            action, body, version
+        status, doc = (
+            self.post(action, body, version)
+            if method == "POST"
+            else self.get(action, body, version)
         )
         assert status == 200 and "Error" not in doc["ResponseMetadata"], doc
         return doc["Result"]
 
-    def error(self, action: str, body: dict[str, Any], version: str = "2023-11-01") -> tuple[int, dict[str, Any]]:
+    def error(
+        self, action: str, body: dict[str, Any], version: str = "2023-11-01"
+    ) -> tuple[int, dict[str, Any]]:
         method = self.sim_method(action)
-        status, doc = self.post(action, body, version) if method == "POST" else self.get(
-            action, body, version
+        status, doc = (
+            self.post(action, body, version)
+            if method == "POST"
+            else self.get(action, body, version)
         )
         assert status != 200 and "Result" not in doc, doc
         return status, doc["ResponseMetadata"]["Error"]
