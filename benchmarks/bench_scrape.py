@@ -15,7 +15,6 @@ import statistics
 import time
 import tracemalloc
 
-import httpx
 from prometheus_client import generate_latest
 
 from exporter.runtime import Runtime
@@ -23,17 +22,6 @@ from exporter.settings import load_settings
 from exporter.simulator import Simulator
 
 AK, SK = "AKLTbench", "bench-secret"
-
-
-class _Transport(httpx.BaseTransport):
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        status, body = self.sim.handle(
-            request.method, request.url.raw_path.decode(), dict(request.headers), request.read()
-        )
-        return httpx.Response(status, content=body)
 
 
 def run(apps: int, scrapes: int) -> dict[str, float]:
@@ -51,7 +39,7 @@ def run(apps: int, scrapes: int) -> dict[str, float]:
     )
     gc.collect()
     tracemalloc.start()
-    rt = Runtime.build(settings, transport=_Transport(sim))
+    rt = Runtime.build(settings, transport=sim.transport())
     started = time.perf_counter()
     for name in rt.sources:
         rt.refresher.refresh(name)

@@ -44,32 +44,10 @@ def render_metrics_md() -> str:
 
 
 def render_scenarios_md() -> str:
-    from exporter.simulator.scenarios import SCENARIOS
+    """docs/scenarios.md; the generator lives with the simulator's tables."""
+    from exporter.simulator.reference import render_scenarios_md as render
 
-    lines = [
-        "# Simulator scenarios",
-        "",
-        "Generated from `exporter/simulator/scenarios.py` by",
-        "`python -m exporter.docs scenarios > docs/scenarios.md`. Switch one on with",
-        "`--scenario NAME[:key=value,...]` (simulator), `--demo.scenario ...` (demo mode), or",
-        '`POST /-/scenarios {"name": ..., "params": {...}}`; `DELETE /-/scenarios[/NAME]`',
-        "switches them off. Data scenarios default to the first app; API scenarios apply to",
-        "every request unless `action` or `app_id` narrows them. Each has an integration test",
-        "(`tests/test_integration.py`).",
-        "",
-    ]
-    for spec in SCENARIOS.values():
-        params = ", ".join(f"`{k}`={v!r}" for k, v in spec.defaults.items()) or "none"
-        lines += [
-            f"## `{spec.name}` ({spec.kind})",
-            "",
-            spec.summary,
-            "",
-            f"* parameters (defaults): {params}",
-            f"* the exporter shows: {spec.expect}",
-            "",
-        ]
-    return "\n".join(lines)
+    return render()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 
 from exporter.limiter import Waiter
 from exporter.settings import Settings, load_settings
-from exporter.simulator import Simulator
+from exporter.simulator import Simulator, SimulatorTransport
 
 ROOT = Path(__file__).resolve().parent.parent
 AK = "AKLTtestAK"
@@ -151,20 +151,8 @@ def simulator(clock: FrozenClock) -> Iterator[Simulator]:
     sim.stop()
 
 
-class SimTransport(httpx.BaseTransport):
-    """Route httpx requests straight into a Simulator (no socket): deterministic unit tests."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.calls: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        target = request.url.raw_path.decode()
-        self.calls.append(request.url.params.get("Action", ""))
-        status, body = self.sim.handle(
-            request.method, target, dict(request.headers), request.read()
-        )
-        return httpx.Response(status, content=body, headers={"Content-Type": "application/json"})
+# routes httpx requests straight into a Simulator (no socket): Simulator.transport()
+SimTransport = SimulatorTransport
 
 
 FIXTURES = ROOT / "tests" / "fixtures"

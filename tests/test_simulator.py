@@ -207,10 +207,10 @@ def test_call_detail_limits_and_shape(sim: Simulator) -> None:
     status, doc = call(sim, "ListCallDetail", query=q | {"UserId": "a,b"})
     assert status == 200
     users = doc["Result"]["UserCallDetail"]
-    assert {(u["UserId"], u["Direction"], u["PeerId"]) for u in users} == {
-        ("a", "up", ""),
+    assert {(u["UserId"], u["Direction"], u.get("PeerId")) for u in users} == {
+        ("a", "up", None),  # uplink records carry no PeerId
         ("a", "down", "b"),
-        ("b", "up", ""),
+        ("b", "up", None),
         ("b", "down", "a"),
     }
     times = [p["Time"] for m in users[0]["CallDetail"] for p in m["Data"]]
@@ -301,11 +301,30 @@ def test_admin_scenarios(sim: Simulator) -> None:
 
 
 def test_scenario_spec_parsing() -> None:
-    assert parse_spec("stall_spike:media=audio,video,value=40") == (
+    assert parse_spec("stall_spike:media=audio,video,value=40,os=android") == (
         "stall_spike",
-        {"app_id": "", "media": "audio,video", "value": 40.0},
+        {
+            "app_id": "",
+            "media": "audio,video",
+            "value": 40.0,
+            "product_type": "",
+            "os": "android",
+            "network": "",
+            "province": "",
+        },
     )
-    with pytest.raises(ValueError):
-        parse_spec("stall_spike:value=high")
+    name, params = parse_spec("hostile_ids:fields=RoomId,UserId,action=ListCallDetail")
+    assert params["fields"] == "RoomId,UserId" and params["action"] == "ListCallDetail"
+    for bad in (
+        "stall_spike:value=high",
+        "stall_spike:os=symbian",
+        "stall_spike:network=6g",
+        "stall_spike:product_type=desktop",
+        "stall_spike:media=smell",
+        "bad_values:kind=purple",
+        "stall_spike:,video",
+    ):
+        with pytest.raises(ValueError):
+            parse_spec(bad)
     with pytest.raises(ValueError):
         parse_spec("unknown")

@@ -1,21 +1,30 @@
-"""Run the simulator alone: ``python -m exporter.simulator --port 8080``."""
+"""Run the simulator alone: ``python -m exporter.simulator --port 8080``.
+
+The first line of output is one JSON object: endpoint, access key id, running app ids, provider,
+signing region, the effective quota table and the active scenarios (plus the secret key when it
+was generated). Everything after it is free text.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import signal
 import sys
 import threading
+from typing import Any
 
+from exporter.simulator.actions import PROVIDERS
+from exporter.simulator.quotas import parse_quota_override
 from exporter.simulator.scenarios import SCENARIOS
 from exporter.simulator.server import Simulator
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m exporter.simulator",
-        description="Simulated Volcengine RTC data OpenAPI on a local port.",
+        description="Simulated Volcengine / BytePlus RTC data OpenAPI on a local port.",
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
@@ -26,10 +35,39 @@ def main(argv: list[str] | None = None) -> int:
         "--secret-access-key-file",
         help="file holding the secret key (default: generated, printed once to stdout)",
     )
-    p.add_argument("--qps", type=float, default=2.0, help="per-action limit (ListCallDetail: 10)")
+    p.add_argument(
+        "--provider",
+        choices=sorted(PROVIDERS),
+        default="volcengine",
+        help="quota table and signing region (volcengine: cn-north-1, byteplus: ap-singapore-1)",
+    )
+    p.add_argument("--region", help="signing region (default: the provider's)")
+    p.add_argument(
+        "--qps", type=float, help="per-second limit of every action (default: the provider's table)"
+    )
+    p.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        metavar="ACTION:WINDOW=N",
+        help="override one quota window (second, minute, day; ACTION * is every action; "
+        "0 removes the window), e.g. ListQuality:day=1000 (repeatable)",
+    )
     p.add_argument("--scenario", action="append", default=[], metavar="NAME[:k=v,...]")
     p.add_argument("--list-scenarios", action="store_true")
-    args = p.parse_args(argv)
+    return p
+
+
+def _quotas(specs: list[str]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for text in specs:
+        action, window, limit = parse_quota_override(text)
+        out.setdefault(action, {})[window] = limit
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if args.list_scenarios:
         for s in SCENARIOS.values():
             print(f"{s.name} ({s.kind}) {json.dumps(s.defaults)}")
@@ -38,12 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.secret_access_key_file:
         with open(args.secret_access_key_file, encoding="utf-8") as f:
             sk = f.read().strip()
-        generated = False
     else:
-        import secrets
-
         sk = secrets.token_urlsafe(24)
-        generated = True
     try:
         sim = Simulator(
             host=args.host,
@@ -51,16 +85,26 @@ def main(argv: list[str] | None = None) -> int:
             apps=args.apps,
             seed=args.seed,
             credentials={args.access_key_id: sk},
+            provider=args.provider,
+            region=args.region,
             qps=args.qps,
+            quotas=_quotas(args.quota),
             scenarios=args.scenario,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     url = sim.start()
-    info = {"endpoint": url, "access_key_id": args.access_key_id,
-            "apps": [a.app_id for a in sim.running_apps]}  # fmt: skip
-    if generated:
+    info: dict[str, Any] = {
+        "endpoint": url,
+        "access_key_id": args.access_key_id,
+        "apps": [a.app_id for a in sim.running_apps],
+        "provider": sim.provider,
+        "region": sim.region,
+        "quotas": sim.limits,
+        "scenarios": sorted(sim.active),
+    }
+    if not args.secret_access_key_file:
         info["secret_access_key"] = sk  # the simulator's own throwaway key, for local tools
     print(json.dumps(info), flush=True)
     stop = threading.Event()

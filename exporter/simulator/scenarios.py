@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCENARIOS", "ActiveScenario", "ScenarioSpec", "parse_spec"]
+from exporter.simulator.segments import segments
+
+__all__ = ["SCENARIOS", "ActiveScenario", "ScenarioSpec", "coerce", "parse_spec"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,15 @@ class ScenarioSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
-_FILTERS = {"action": "", "app_id": ""}
+_API = {"action": "", "app_id": ""}
+_SEGMENT = {"product_type": "", "os": "", "network": "", "province": ""}
+_SEGMENT_NOTE = (
+    " Optional `product_type` (native|web; empty: both) and `os`, `network`, `province` limit it "
+    "to one segment: the distribution APIs show exactly that segment at `value`, the app-level "
+    "value moves by the segment's share of traffic (android is 46 %), and the watched users of "
+    "that segment in the busiest rooms get worse ListCallDetail values."
+)
+_PERCENT = "percent, 0..100"
 
 SCENARIOS: dict[str, ScenarioSpec] = {
     s.name: s
@@ -30,33 +40,55 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         ScenarioSpec(
             "stall_spike",
             "data",
-            "Audio and/or video stall rate of one app jumps to `value` percent.",
+            "Audio and/or video stall rate of one app jumps to `value` "
+            + _PERCENT
+            + "."
+            + _SEGMENT_NOTE,
             "volcengine_rtc_stall_ratio{app_id=<app>,media=<media>} rises to value/100 for that "
-            "app only; RtcAudioStallHigh / RtcVideoStallHigh fire.",
-            {"app_id": "", "media": "audio,video", "value": 25.0},
+            "app only (limited to a segment: to about share*value/100, and "
+            "volcengine_rtc_breakdown_stall_ratio{segment=<segment>} to value/100); "
+            "RtcAudioStallHigh / RtcVideoStallHigh fire; watched users of the segment show longer "
+            "volcengine_rtc_client_stall_duration_seconds and more packet loss.",
+            {"app_id": "", "media": "audio,video", "value": 25.0, **_SEGMENT},
         ),
         ScenarioSpec(
             "join_drop",
             "data",
-            "Join-room success (5 s) of one app drops to `value` percent.",
-            "volcengine_rtc_join_room_success_ratio{app_id=<app>} falls to value/100; "
-            "RtcJoinRoomSuccessLow fires.",
-            {"app_id": "", "value": 80.0},
+            "Join-room success (5 s) of one app drops to `value` " + _PERCENT + "." + _SEGMENT_NOTE,
+            "volcengine_rtc_join_room_success_ratio{app_id=<app>} falls to value/100 (or by the "
+            "segment's share); RtcJoinRoomSuccessLow fires.",
+            {"app_id": "", "value": 80.0, **_SEGMENT},
         ),
         ScenarioSpec(
             "first_frame_failure",
             "data",
-            "First-frame send and decode success of one app drop to `value` percent.",
+            "First-frame send and decode success of one app drop to `value` "
+            + _PERCENT
+            + "."
+            + _SEGMENT_NOTE,
             "volcengine_rtc_first_frame_send_success_ratio and "
             "volcengine_rtc_first_frame_decode_success_ratio fall to value/100 for that app.",
-            {"app_id": "", "media": "audio,video", "value": 85.0},
+            {"app_id": "", "media": "audio,video", "value": 85.0, **_SEGMENT},
         ),
         ScenarioSpec(
             "network_delay",
             "data",
-            "Share of call time within the 400 ms delay threshold of one app drops to `value`.",
-            "volcengine_rtc_network_delay_within_threshold_ratio falls to value/100 for that app.",
-            {"app_id": "", "media": "audio,video", "value": 70.0},
+            "Share of call time within the 400 ms delay threshold of one app drops to `value`."
+            + _SEGMENT_NOTE,
+            "volcengine_rtc_network_delay_within_threshold_ratio falls to value/100 for that app; "
+            "watched users of the segment show higher volcengine_rtc_client_network_delay_seconds.",
+            {"app_id": "", "media": "audio,video", "value": 70.0, **_SEGMENT},
+        ),
+        ScenarioSpec(
+            "partial_bucket",
+            "data",
+            "The newest buckets still inside each action's data delay are returned too, partly "
+            "filled: counts times `fill`, failure shares (100 - success, stall rate) doubled "
+            "plus 5 points. Normally the simulator hides them.",
+            "nothing changes: the exporter exports only complete buckets (TimeStamp <= now - the "
+            "action's delay); a partial one would halve volcengine_rtc_online_users and sink "
+            "volcengine_rtc_join_room_success_ratio.",
+            {"app_id": "", "fill": 0.5},
         ),
         ScenarioSpec(
             "throttle_storm",
@@ -64,7 +96,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             "Requests are answered HTTP 429 FlowLimitExceeded.QPSOverLimit with `probability`.",
             'volcengine_rtc_exporter_api_request_failures_total{reason="throttled"} rises; the '
             "last good values are served until max_staleness; no source gives up.",
-            {"probability": 1.0, **_FILTERS},
+            {"probability": 1.0, **_API},
         ),
         ScenarioSpec(
             "server_errors",
@@ -72,38 +104,130 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             "A burst of HTTP `status` (500 InternalError or 503 ServiceUnavailableTemp) answers.",
             'failures_total{reason="server"} rises; retries with back-off; source_up 0 if they '
             "persist.",
-            {"probability": 1.0, "status": 500, **_FILTERS},
+            {"probability": 1.0, "status": 500, **_API},
         ),
         ScenarioSpec(
             "slow",
             "api",
-            "Every answer is delayed by `seconds`.",
+            "Every answer is delayed by `seconds` (on the simulator's sleep: virtual in tests).",
             "request duration histogram moves; beyond the client timeout, "
             'failures_total{reason="timeout"}.',
-            {"seconds": 3.0, **_FILTERS},
+            {"seconds": 3.0, **_API},
         ),
         ScenarioSpec(
             "malformed_json",
             "api",
             "HTTP 200 with a truncated JSON body.",
             'failures_total{reason="schema"} rises; that source goes down; nothing crashes.',
-            {**_FILTERS},
+            {**_API},
         ),
         ScenarioSpec(
             "error_200",
             "api",
             "HTTP 200 whose ResponseMetadata carries an Error (`code`).",
             "counted as a failure with the reason of the code (InternalError -> server).",
-            {"code": "InternalError", **_FILTERS},
+            {"code": "InternalError", **_API},
         ),
         ScenarioSpec(
             "expired_credentials",
             "api",
             "Every request is answered HTTP 401 InvalidAccessKey, as for a revoked key.",
             'failures_total{reason="auth"} rises; a log line names the code, never the secret.',
-            {**_FILTERS},
+            {**_API},
+        ),
+        ScenarioSpec(
+            "surrogates",
+            "api",
+            "A lone UTF-16 surrogate (the JSON escape `\\ud800`) is put into every value of the "
+            "response field `field` (Unit, AppName, AppId, RoomId, UserId, PeerId, Status, Name, "
+            "Dimension, DistributionName, Desc, ...; a non-string value becomes such a string).",
+            "no crash and no unencodable /metrics page: the exporter drops or escapes the value; "
+            'points it cannot use count as failures_total{reason="schema"} or points_skipped.',
+            {"field": "Unit", **_API},
+        ),
+        ScenarioSpec(
+            "huge_body",
+            "api",
+            "HTTP 200 with a valid-looking body of `megabytes` MB (the real result, its list "
+            "repeated).",
+            'the client stops reading at its response size cap: failures_total{reason="schema"}'
+            " rises, memory stays flat, other sources are unaffected.",
+            {"megabytes": 16.0, **_API},
+        ),
+        ScenarioSpec(
+            "endless_body",
+            "api",
+            "HTTP 200, chunked transfer that never ends (a JSON array that keeps growing).",
+            "the request ends at the client's size cap or timeout (reason schema or timeout); "
+            "the connection is closed, nothing hangs.",
+            {**_API},
+        ),
+        ScenarioSpec(
+            "trickle",
+            "api",
+            "The normal body sent at `bytes_per_second` (real time over HTTP).",
+            'the client\'s overall deadline ends it: failures_total{reason="timeout"}; a slow '
+            "drip cannot hold a refresh for longer than the timeout.",
+            {"bytes_per_second": 100.0, **_API},
+        ),
+        ScenarioSpec(
+            "bad_values",
+            "api",
+            "Data points whose Value is `kind`: nan, inf, -inf, negative, huge (1e308), string "
+            '("12"), bool (true), null, missing, or mixed (each point the next kind in turn).',
+            "no sample for an unusable value (never NaN or a wrong number); skipped points are "
+            "counted (volcengine_rtc_exporter_points_skipped_total); the source stays up.",
+            {"kind": "mixed", **_API},
+        ),
+        ScenarioSpec(
+            "bad_points",
+            "api",
+            "Data points with a broken TimeStamp/Time, by `kind`: missing, null, number (wrong "
+            "type), no_offset (no UTC offset), extra (unknown extra fields; otherwise valid), "
+            "or mixed.",
+            "broken points are skipped and counted, extra fields are ignored, a timestamp "
+            "without offset is never read as local time; the source stays up.",
+            {"kind": "mixed", **_API},
+        ),
+        ScenarioSpec(
+            "random_units",
+            "api",
+            "Every answer carries a new random Unit string on each indicator.",
+            "those indicators are skipped and volcengine_rtc_exporter_unknown_unit_total counts "
+            "them; the exporter's memory and label sets stay bounded.",
+            {**_API},
+        ),
+        ScenarioSpec(
+            "hostile_ids",
+            "api",
+            "Ids and names carry ANSI escapes and CR/LF (a fake log line) in `fields` "
+            "(comma list; empty: AppName, RoomId, UserId, PeerId, CallId, DeviceType, "
+            "SdkVersion and the user lists).",
+            "log lines stay one line with the escapes quoted; label values are exported "
+            "verbatim but escaped by the exposition format; no terminal control reaches a log.",
+            {"fields": "", **_API},
+        ),
+        ScenarioSpec(
+            "echo_secret",
+            "api",
+            "An error answer (HTTP `status`, `code`) whose Message contains the request's "
+            "SecretAccessKey and the app's AppKey.",
+            "the failure is counted (client or auth reason) but neither secret appears in the "
+            "exporter's logs, /metrics or pages.",
+            {"status": 400, "code": "InvalidParameter", **_API},
         ),
     )
+}
+
+_CHOICES: dict[str, set[str]] = {
+    "product_type": {"", "native", "web"},
+    "os": {"", *segments("OS")},
+    "network": {"", *segments("Access")},
+    "province": {"", *segments("Province")},
+}
+_KINDS = {
+    "bad_values": {"nan", "inf", "-inf", "negative", "huge", "string", "bool", "null", "missing"},
+    "bad_points": {"missing", "null", "number", "no_offset", "extra"},
 }
 
 
@@ -122,6 +246,16 @@ class ActiveScenario:
         return {m.strip() for m in str(self.params.get("media", "")).split(",") if m.strip()}
 
 
+def _check(name: str, key: str, value: Any) -> None:
+    allowed = _CHOICES.get(key)
+    if key == "kind" and name in _KINDS:
+        allowed = _KINDS[name] | {"mixed"}
+    if allowed is not None and value not in allowed:
+        raise ValueError(f"scenario {name}: {key} must be one of {sorted(allowed)}")
+    if key == "media" and not {m.strip() for m in str(value).split(",")} <= {"audio", "video"}:
+        raise ValueError(f"scenario {name}: media is a list of audio, video")
+
+
 def coerce(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """Validate a scenario's parameters against its defaults; raise ValueError."""
     spec = SCENARIOS.get(name)
@@ -136,20 +270,25 @@ def coerce(name: str, params: dict[str, Any]) -> dict[str, Any]:
             out[key] = type(default)(value) if not isinstance(default, str) else str(value)
         except (TypeError, ValueError):
             raise ValueError(f"scenario {name}: {key} must be {type(default).__name__}") from None
+        _check(name, key, out[key])
     return out
 
 
 def parse_spec(text: str) -> tuple[str, dict[str, Any]]:
-    """``"stall_spike:media=video,value=30"`` -> ("stall_spike", {...})."""
+    """``"stall_spike:media=audio,video,os=android"`` -> ("stall_spike", {...}).
+
+    An item without ``=`` continues the list value of the key before it (``media``, ``fields``).
+    """
     name, _, rest = text.partition(":")
     params: dict[str, Any] = {}
+    last = ""
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, sep, value = item.partition("=")
         if not sep:
-            # allow media lists: "media=audio,video" splits into "video" with no '='
-            if "media" in params:
-                params["media"] = f"{params['media']},{item}"
-                continue
-            raise ValueError(f"scenario parameter {item!r} is not key=value")
-        params[key.strip()] = value.strip()
+            if not last:
+                raise ValueError(f"scenario parameter {item!r} is not key=value")
+            params[last] = f"{params[last]},{item}"
+            continue
+        last = key.strip()
+        params[last] = value.strip()
     return name.strip(), coerce(name.strip(), params)
