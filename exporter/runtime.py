@@ -144,6 +144,7 @@ class Runtime:
         )
         self.app = ExporterApp(self, Exposition(self.collector, self.live))
         self.server: Any = None
+        self._started = False
 
     @classmethod
     def build(
@@ -233,6 +234,7 @@ class Runtime:
         """Listen, then start refreshing; returns the bound host and port."""
         address = self.serve()
         self.engine.start()
+        self._started = True
         return address
 
     def serve(self) -> tuple[str, int]:
@@ -272,7 +274,8 @@ class Runtime:
             old.stop()
             for name in new.sources:  # the new configuration is refreshed at once
                 self.cache.update_status(name, next_due=None, cycle_started=None, running=False)
-            new.start()
+            if self._started:
+                new.start()
             self.reload_status.successful = True
             self.reload_status.success_timestamp = self.clock.time()
         log.info("configuration reloaded", sources=",".join(new.sources))

@@ -45,8 +45,7 @@ class Api:
     def __init__(self, sim: Simulator, clock: VirtualClock, *, secret: str = SK) -> None:
         self.sim, self.clock = sim, clock
         auth = VolcAuth(
-            AK,
-            secret,
+            lambda: (AK, secret, None),
             region=sim.region,
             clock=lambda: dt.datetime.fromtimestamp(clock.t, dt.UTC),
         )

@@ -67,16 +67,15 @@ def clean(stack: tuple[SimProc, ExporterProc]) -> Iterator[tuple[SimProc, Export
     yield sim, exp
     sim.clear()
     # every test leaves the exporter healthy again for the next
-    wait_for(
-        lambda: (
-            exp.get(
-                "volcengine_rtc_exporter_source_up", source="realtime_quality", app_id=sim.apps[0]
-            )
-            == 1.0
-        ),
-        15,
-        "recovery",
-    )
+    for source in ("realtime_quality", "realtime_operation"):
+        wait_for(
+            lambda source=source: (
+                exp.get("volcengine_rtc_exporter_source_up", source=source, app_id=sim.apps[0])
+                == 1.0
+            ),
+            15,
+            f"recovery of {source}",
+        )
 
 
 def test_every_contract_family_within_one_refresh(clean: tuple[SimProc, ExporterProc]) -> None:

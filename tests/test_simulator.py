@@ -39,7 +39,9 @@ def call(
     secret: str = SK,
 ) -> tuple[int, dict[str, Any]]:
     auth = VolcAuth(
-        AK, secret, region="cn-north-1", clock=lambda: dt.datetime.fromtimestamp(T, dt.UTC)
+        lambda: (AK, secret, None),
+        region="cn-north-1",
+        clock=lambda: dt.datetime.fromtimestamp(T, dt.UTC),
     )
     with httpx.Client(base_url=sim.url, auth=auth) as c:
         params = {"Action": action, "Version": "2023-11-01", **(query or {})}
