@@ -158,18 +158,41 @@ SimTransport = SimulatorTransport
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
+_WINDOW = {"Action", "Version", "AppId", "StartTime", "EndTime"}
+
+
+def variant_key(request: httpx.Request) -> str:
+    """The parameters that pick an answer: everything but the action, app and time window."""
+    params: dict[str, Any] = dict(request.url.params)
+    if request.method == "POST" and request.content:
+        params |= json.loads(request.content)
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in _WINDOW)
+
+
+def fixture_result(action: str, contains: str = "") -> dict[str, Any]:
+    """The ``Result`` of the first recorded answer of ``action`` whose key contains ``contains``."""
+    variants = json.loads((FIXTURES / f"{action}.json").read_text(encoding="utf-8"))["variants"]
+    doc = next(v for k, v in variants.items() if contains in k)
+    return dict(doc["Result"])
+
+
 def fixture_transport(
     overrides: dict[str, Handler] | None = None,
 ) -> tuple[httpx.MockTransport, list[str]]:
-    """Answer each action with tests/fixtures/<Action>.json (or an override handler)."""
+    """Answer each request from tests/fixtures/<Action>.json: the variant recorded for the same
+    parameters (e.g. the same ProductType), else the first one (or an override handler)."""
     calls: list[str] = []
+    cache: dict[str, dict[str, Any]] = {}
 
     def handler(request: httpx.Request) -> httpx.Response:
         action = request.url.params["Action"]
         calls.append(action)
         if overrides and action in overrides:
             return overrides[action](request)
-        body = (FIXTURES / f"{action}.json").read_bytes()
-        return httpx.Response(200, content=body)
+        if action not in cache:
+            cache[action] = json.loads((FIXTURES / f"{action}.json").read_text(encoding="utf-8"))
+        variants = cache[action]["variants"]
+        doc = variants.get(variant_key(request)) or next(iter(variants.values()))
+        return httpx.Response(200, content=json.dumps(doc).encode())
 
     return httpx.MockTransport(handler), calls

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -12,11 +11,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.runtime import Runtime
 from tests.conftest import (
-    FIXTURES,
     GOLDEN_APP,
     GOLDEN_TIME,
     ROOT,
     FrozenClock,
+    fixture_result,
     fixture_transport,
     golden_settings,
     need_binary,
@@ -33,7 +32,7 @@ VOLATILE = re.compile(
 
 
 def exposition() -> str:
-    app_id = json.loads((FIXTURES / "ListApps.json").read_text())["Result"]["AppList"][0]["AppId"]
+    app_id = fixture_result("ListApps")["AppList"][0]["AppId"]
     assert app_id == GOLDEN_APP
     transport, _ = fixture_transport()
     rt = Runtime.build(golden_settings(), transport=transport, clock=FrozenClock(GOLDEN_TIME))
@@ -78,20 +77,25 @@ def find(text: str, name: str, **labels: str) -> float:
 
 def test_golden_values_are_converted() -> None:
     text = exposition()
-    # 1d quality report: the newest complete day (2024-01-01) of the fixture, 99.34 % -> ratio
-    assert (
-        find(
+    # 1d quality report: the newest complete day (2024-01-01) of the fixture, % -> ratio, and
+    # native and web from their own answers
+    for product_type in ("native", "web"):
+        result = fixture_result("ListQuality", f"ProductType={product_type}")
+        join = next(i for i in result["Indicators"] if i["Name"] == "5s_join_room_success_rate")
+        day = next(p for p in join["Data"] if p["TimeStamp"].startswith("2024-01-01"))
+        got = find(
             text,
             "volcengine_rtc_report_join_room_success_ratio",
             threshold="5",
             granularity="1d",
-            product_type="native",
+            product_type=product_type,
         )
-        == 0.9934
-    )
+        assert got == round(day["Value"] / 100, 6)
+    native = find(text, "volcengine_rtc_stall_ratio", media="video", product_type="native")
+    assert find(text, "volcengine_rtc_stall_ratio", media="video", product_type="web") != native
     # minutes -> seconds: the fixture's per_call_time for 2024-01-01 times 60
-    doc = json.loads((FIXTURES / "ListOperationData.json").read_text())
-    per_call = next(i for i in doc["Result"]["Indicators"] if i["Name"] == "per_call_time")
+    doc = fixture_result("ListOperationData")
+    per_call = next(i for i in doc["Indicators"] if i["Name"] == "per_call_time")
     day = next(p for p in per_call["Data"] if p["TimeStamp"].startswith("2024-01-01"))
     got = find(text, "volcengine_rtc_report_session_duration_average_seconds")
     assert got == round(day["Value"] * 60, 6)
