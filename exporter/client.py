@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -68,6 +69,7 @@ _AUTH_CODES = {
     "InvalidParameter.AccountIdMismatch",
 }
 _SERVER_CODES = {"InternalError", "InternalServiceTimeout", "ServiceUnavailableTemp"}
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _RETRYABLE = (ApiThrottledError, ApiServerError, ApiTimeoutError, ApiNetworkError)
 
 
@@ -305,9 +307,12 @@ class VolcClient:
         )
 
     def _decode(self, action: str, status: int, raw: bytes) -> dict[str, Any]:
+        text = raw.decode("utf-8", "replace")  # invalid UTF-8 sequences become U+FFFD
         try:
-            data = sanitize(json.loads(raw))
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            data = json.loads(text)
+            if _SURROGATE_ESCAPE.search(text):
+                data = sanitize(data)  # lone surrogates come only from \uD8xx escapes
+        except (ValueError, RecursionError):
             if status != 200:
                 cls = classify(status, "")
                 raise cls(
