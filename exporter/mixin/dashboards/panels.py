@@ -242,4 +242,8 @@ def build_dashboard(cfg: MixinConfig, spec: DashboardSpec, scope: Scope) -> dict
         for p in panels:
             b = b.with_panel(_panel(cfg, p))
     doc: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True, indent=2).encode(b.build()))
+    for var in doc["templating"]["list"]:
+        if var["type"] != "interval":  # the SDK writes interval-only fields on every variable
+            for key in ("auto", "auto_count", "auto_min"):
+                var.pop(key, None)
     return doc
