@@ -293,3 +293,22 @@ def test_the_exporter_quality_table_is_read_in_one_place() -> None:
 def test_dashboards_in_the_kubernetes_configmap(uid: str) -> None:
     cm = yaml.safe_load((ROOT / "deploy/kubernetes/base/grafana-dashboards.yaml").read_text())
     assert json.loads(cm["data"][f"{uid}.json"]) == build_dashboards(MixinConfig())[uid]
+
+
+def test_alerting_doc_examples_are_valid_configs() -> None:
+    text = (ROOT / "docs" / "alerting.md").read_text()
+    blocks = re.findall(r"<!-- example: mixin -->\n```yaml\n(.*?)```", text, re.S)
+    assert len(blocks) == 2
+    configs = [MixinConfig.model_validate(yaml.safe_load(b)) for b in blocks]
+    assert configs[1] == MixinConfig()  # "All settings" shows the defaults
+    rules = [r for r in alert_rules(configs[0]) if r["alert"] == "RtcVideoStallSevere"]
+    assert [('app_id="661e0000000000000543cf"' in r["expr"]) for r in rules] == [False, True]
+    assert "> 0.3" in rules[1]["expr"] and ">= 500" in rules[1]["expr"]
+
+
+def test_runbooks_tell_where_to_look() -> None:
+    runbooks = (ROOT / "docs" / "runbooks.md").read_text()
+    for qa in QUALITY_ALERTS:
+        section = runbooks.split(f"## {qa.name}\n")[1].split("\n## ")[0]
+        assert "**Find where.**" in section and "RTC diagnosis" in section, qa.name
+        assert "`app_name`" in section and "since when" in section, qa.name
