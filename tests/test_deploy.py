@@ -315,3 +315,23 @@ def test_example_overlay_release_label_tls_and_basic_auth(rendered: dict[str, Pa
     cert_dir = os.path.dirname(web_config["tls_server_config"]["cert_file"])
     assert secrets[mounts[cert_dir]] == "volc-rtc-exporter-tls"
     assert "prometheus" in web_config["basic_auth_users"]
+
+
+def test_image_tag_is_the_package_version_everywhere() -> None:
+    from exporter import __version__
+
+    image = f"ghcr.io/volc-rtc-exporter/volc-rtc-exporter:{__version__}"
+    for manifest in ("base/deployment.yaml", "sharded/statefulset.yaml"):
+        assert f"image: {image}\n" in (K8S / manifest).read_text(), manifest
+    overlay = yaml.safe_load((K8S / "overlays/example/kustomization.yaml").read_text())
+    assert overlay["images"][0]["newTag"] == __version__
+    build = f"docker build --build-arg VERSION={__version__} -t {image} ."
+    assert build in (ROOT / "CONTRIBUTING.md").read_text()
+    assert build in (ROOT / "Dockerfile").read_text()
+    assert f"ARG VERSION={__version__}\n" in (ROOT / "Dockerfile").read_text()
+
+
+def test_license_is_the_declared_one() -> None:
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert 'license = "Apache-2.0"' in (ROOT / "pyproject.toml").read_text()
