@@ -29,6 +29,7 @@ from tests.procs import Proc
 from tests.test_deploy import run, tool
 
 COMPOSE = ROOT / "deploy" / "compose"
+K8S_EXAMPLE = ROOT / "deploy" / "kubernetes" / "overlays" / "example"
 RULE_COUNT = len(
     re.findall(r"^  - (?:record|alert): ", render_all(MixinConfig())[RULES_PATH], re.M)
 )
@@ -250,3 +251,25 @@ def test_compose_demo_certificate_verifies(tmp_path: Path, name: str) -> None:
             assert tls.recv(2) == b"ok"
     thread.join(5)
     listener.close()
+
+
+def k8s_web_secret() -> tuple[str, str]:
+    """(web-config.yml, scrape password) of the Kubernetes example overlay."""
+    docs = list(yaml.safe_load_all((K8S_EXAMPLE / "web-secret.yaml").read_text()))
+    web = next(d for d in docs if d["metadata"]["name"] == "volc-rtc-exporter-web")
+    auth = next(d for d in docs if d["metadata"]["name"] == "volc-rtc-scrape-auth")
+    return web["stringData"]["web-config.yml"], auth["stringData"]["password"]
+
+
+def test_web_configs_load_with_the_exporters_loader(tmp_path: Path) -> None:
+    webconfig = pytest.importorskip("exporter.webconfig", reason="no --web.config.file yet")
+    webconfig.load_web_config(COMPOSE / "web-config.yml")
+    (tmp_path / "web.yml").write_text(k8s_web_secret()[0])
+    webconfig.load_web_config(tmp_path / "web.yml")
+
+
+def test_kubernetes_example_password_matches_its_hash() -> None:
+    bcrypt = pytest.importorskip("bcrypt", reason="bcrypt comes with the exporter's web config")
+    web, password = k8s_web_secret()
+    hashed = yaml.safe_load(web)["basic_auth_users"]["prometheus"]
+    assert bcrypt.checkpw(password.encode(), hashed.encode())
