@@ -331,9 +331,10 @@ def test_worst_segment_records(tmp_path: Path) -> None:
 
 
 HEALTH_CASES: list[dict[str, Any]] = [
-    {  # a failing source with no counted API failure: reason unknown
+    {  # a failing source with no API failure counted lately: reason unknown, not an old one
         "interval": "30s",
         "input_series": [
+            series("volcengine_rtc_exporter_api_request_failures_total", "7x30", action="ListCallDetail", reason="auth"),
             series("volcengine_rtc_exporter_source_up", "0x30", source="call_detail", app_id="a"),
             series("volcengine_rtc_exporter_source_up", "1x30", source="call_detail", app_id="b"),
         ],

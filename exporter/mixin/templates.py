@@ -65,7 +65,8 @@ def blind_cause(cfg: MixinConfig, failures_record: str) -> str:
     src = ", ".join(p for p in (cfg.selector, 'source="realtime_quality"', "app_id=%q", inst) if p)
     source_up = f"volcengine_rtc_exporter_source_up{{{src}}}"
     source_down = f"printf `{source_up} == 0` $labels.app_id{ji} | query"
-    reason = f'printf `topk(1, {failures_record}{{source="realtime_quality", {inst}}})`{ji} | query'
+    failing = f'sum by (reason) ({failures_record}{{source="realtime_quality", {inst}}}) > 0'
+    reason = f"printf `topk(1, {failing})`{ji} | query"
     return (
         f"{{{{ if {up} }}}}the exporter {{{{ $labels.instance }}}} is not being scraped "
         "(RtcExporterDown)"

@@ -100,7 +100,8 @@ def _source_alerts(cfg: MixinConfig) -> list[dict[str, Any]]:
     down = (
         f"max by ({cfg.by('source', 'app_id')}) (volcengine_rtc_exporter_source_up{cfg.sel()} == 0)"
     )
-    reason = f"topk by ({cfg.by('source')}) (1, sum by ({cfg.by('source', 'reason')}) ({FAILURES}))"
+    failing = f"sum by ({cfg.by('source', 'reason')}) ({FAILURES}) > 0"
+    reason = f"topk by ({cfg.by('source')}) (1, {failing})"
     name = app_name(cfg)
     health = {"category": "health"}
     return [
