@@ -1,11 +1,13 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build a wheel, then install it into a virtualenv in a slim runtime image.
+# The manifests use ghcr.io/volc-rtc-exporter/volc-rtc-exporter:<version> (CONTRIBUTING.md):
+#   docker build --build-arg VERSION=0.1.0 -t ghcr.io/volc-rtc-exporter/volc-rtc-exporter:0.1.0 .
 # Secrets come in at run time (VOLCENGINE_SECRET_KEY or credentials.secret_access_key_file),
 # never as build arguments.
 
 FROM python:3.12-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY exporter ./exporter
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
@@ -31,6 +33,7 @@ RUN python -m venv /opt/venv \
 # no write access needed anywhere: runs with a read-only root filesystem
 USER 10001:10001
 EXPOSE 9877
+# plain HTTP; with --web.config.file (TLS, basic auth) override it, as deploy/compose does
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9877/-/healthy', timeout=4)"]
 ENTRYPOINT ["volc-rtc-exporter"]

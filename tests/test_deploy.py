@@ -1,26 +1,21 @@
-"""Deployment files: image, Compose stack, Kubernetes manifests, and sharding."""
+"""Deployment files: image, Kubernetes manifests, and sharding (Compose: test_deploy_compose)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shlex
-import shutil
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from exporter.mixin.config import MixinConfig
+from exporter.mixin.dashboards import DASHBOARDS
 from exporter.runtime import Runtime, action_rates
 from exporter.targets import shard_of
 from tests.conftest import ROOT, FrozenClock, envelope, make_settings, need_binary
-from tests.procs import Proc
 
 K8S = ROOT / "deploy" / "kubernetes"
 COMPOSE = ROOT / "deploy" / "compose"
@@ -146,12 +141,13 @@ def test_checkov_dockerfile() -> None:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    kubectl = need_binary("kubectl")
+    kubectl = tool("kubectl")
     out = {}
     tmp = tmp_path_factory.mktemp("k8s")
     for k in KUSTOMIZATIONS:
         res = run(kubectl, "kustomize", str(K8S / k))
         assert res.returncode == 0, f"{k}: {res.stderr}"
+        assert res.stderr == "", f"{k}: kustomize warns: {res.stderr}"  # current syntax only
         path = tmp / (k.replace("/", "-") + ".yaml")
         path.write_text(res.stdout)
         out[k] = path
@@ -187,8 +183,9 @@ def test_workloads_are_hardened_and_selected(rendered: dict[str, Path], k: str) 
     sc = c["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"]["drop"] == ["ALL"]
-    assert c["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
-    assert c["readinessProbe"]["httpGet"]["path"] == "/-/ready"
+    for probe, path in (("livenessProbe", "/-/healthy"), ("readinessProbe", "/-/ready")):
+        # plain HTTP in base and sharded; with basic auth (example overlay) an authenticated exec
+        assert path in str(c[probe].get("httpGet", {}).get("path", c[probe].get("exec")))
     assert c["resources"]["requests"] and c["resources"]["limits"]
     assert not any("secret" in str(e).lower() for e in c.get("env", []))  # secrets as files
     labels = pod["metadata"]["labels"]
@@ -218,10 +215,7 @@ def test_workloads_are_hardened_and_selected(rendered: dict[str, Path], k: str) 
         if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "volc-rtc-dashboards"
     )
     assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert set(dashboards["data"]) == {
-        f"{u}.json"
-        for u in ("rtc-overview", "rtc-daily-report", "rtc-client-watch", "rtc-exporter-health")
-    }
+    assert set(dashboards["data"]) == {f"{u}.json" for u in DASHBOARDS}
     if k == "sharded":
         assert (
             w["kind"] == "StatefulSet"
@@ -257,152 +251,87 @@ def test_example_config_in_configmaps_is_valid(rendered: dict[str, Path], tmp_pa
         load_settings(cfg)
 
 
-# -- Compose ------------------------------------------------------------------------------------
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
 
 
-def test_compose_file_matches_the_compose_spec() -> None:
-    res = run(
-        tool("check-jsonschema"),
-        "--builtin-schema",
-        "vendor.compose-spec",
-        str(COMPOSE / "docker-compose.yml"),
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-
-
-def test_compose_prometheus_and_alertmanager_configs(tmp_path: Path) -> None:
-    promtool, amtool = need_binary("promtool"), need_binary("amtool")
-    layout = compose_layout(tmp_path)
-    res = run(promtool, "check", "config", str(layout / "prometheus.yml"))
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "SUCCESS: 14 rules found" in res.stdout  # the generated rules, found as in the container
-    res = run(amtool, "check-config", str(COMPOSE / "alertmanager.yml"))
-    assert res.returncode == 0, res.stdout + res.stderr
-    res = run(
-        amtool,
-        "config",
-        "routes",
-        "test",
-        f"--config.file={COMPOSE / 'alertmanager.yml'}",
-        "severity=critical",
-        "alertname=RtcVideoStallHigh",
-    )
-    assert res.stdout.strip() == "pager,chat"
-
-
-def compose_layout(tmp: Path) -> Path:
-    """/etc/prometheus as the Compose file mounts it: prometheus.yml and rules/ (byte copies)."""
-    etc = tmp / "etc-prometheus"
-    (etc / "rules").mkdir(parents=True)
-    shutil.copy(COMPOSE / "prometheus.yml", etc / "prometheus.yml")
-    for f in (ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"):
-        shutil.copy(f, etc / "rules" / f.name)
-    return etc
-
-
-def compose_service(name: str) -> dict[str, Any]:
-    return dict(yaml.safe_load((COMPOSE / "docker-compose.yml").read_text())["services"][name])
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    """A network namespace whose /etc/hosts names the Compose services (all on its loopback)."""
-    ip = shutil.which("ip")
-    if ip is None or os.geteuid() != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail("the Compose stack test needs root and iproute2 in CI")
-        pytest.skip("needs root and iproute2")
-    name = f"volcrtc{os.getpid()}"
-    etc = Path("/etc/netns") / name
-    subprocess.run([ip, "netns", "add", name], check=True)
-    try:
-        etc.mkdir(parents=True, exist_ok=True)
-        services = " ".join(
-            yaml.safe_load((COMPOSE / "docker-compose.yml").read_text())["services"]
-        )
-        (etc / "hosts").write_text(f"127.0.0.1 localhost {services}\n")
-        subprocess.run([ip, "netns", "exec", name, ip, "link", "set", "lo", "up"], check=True)
-        yield name
-    finally:
-        subprocess.run([ip, "netns", "del", name], check=False)
-        shutil.rmtree(etc, ignore_errors=True)
-
-
-def in_ns(ns: str, url: str) -> Any:
-    code = f"import urllib.request,sys; sys.stdout.write(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
-    res = subprocess.run(
-        ["ip", "netns", "exec", ns, sys.executable, "-c", code], capture_output=True, text=True
-    )
-    if res.returncode != 0:
-        return None
-    return json.loads(res.stdout)
-
-
-def test_compose_stack_as_local_processes(netns: str, tmp_path: Path) -> None:
-    prometheus, alertmanager = need_binary("prometheus"), need_binary("prometheus-alertmanager")
-    etc = compose_layout(tmp_path)
-    # the exporter's command line is the Compose file's default
-    default = re.fullmatch(r"\$\{EXPORTER_ARGS:-(.*)\}", compose_service("exporter")["command"])
-    assert default
-    exporter_args = shlex.split(default.group(1))
-    receiver_cmd = compose_service("receiver")["entrypoint"][2:]  # python -m ...
-    ns = ["ip", "netns", "exec", netns]
-    procs = [
-        Proc([*ns, sys.executable, "-m", "exporter", *exporter_args], tmp_path / "exporter.log"),
-        Proc([*ns, sys.executable, *receiver_cmd], tmp_path / "receiver.log"),
-        Proc(
-            [
-                *ns,
-                alertmanager,
-                f"--config.file={COMPOSE / 'alertmanager.yml'}",
-                f"--storage.path={tmp_path / 'am'}",
-                "--cluster.listen-address=",
-            ],
-            tmp_path / "am.log",
-        ),
-        Proc(
-            [
-                *ns,
-                prometheus,
-                f"--config.file={etc / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            ],
-            tmp_path / "prom.log",
-        ),
+@pytest.mark.parametrize("k", KUSTOMIZATIONS)
+def test_servicemonitor_finds_each_pod_once(rendered: dict[str, Path], k: str) -> None:
+    """Targets per pod: Services the ServiceMonitor selects, whose selector picks the pod and
+    that expose the scraped port. Two would scrape every exporter twice."""
+    all_docs = docs(rendered[k])
+    sm = next(d for d in all_docs if d["kind"] == "ServiceMonitor")
+    pod = next(d for d in all_docs if d["kind"] in ("Deployment", "StatefulSet"))["spec"][
+        "template"
     ]
-    try:
-        deadline = time.monotonic() + 90
-        target_up = rules_loaded = am_found = False
-        while time.monotonic() < deadline and not (target_up and rules_loaded and am_found):
-            time.sleep(2)
-            targets = in_ns(netns, "http://prometheus:9090/api/v1/targets")
-            if targets:
-                active = targets["data"]["activeTargets"]
-                target_up = any(
-                    t["labels"]["job"] == "volc-rtc"
-                    and t["scrapeUrl"] == "http://exporter:9877/metrics"
-                    and t["health"] == "up"
-                    for t in active
-                )
-            rules = in_ns(netns, "http://prometheus:9090/api/v1/rules")
-            if rules:
-                groups = rules["data"]["groups"]
-                rules_loaded = {g["name"] for g in groups} == {
-                    "volc-rtc.recording",
-                    "volc-rtc.alerts",
-                } and sum(len(g["rules"]) for g in groups) == 14
-            ams = in_ns(netns, "http://prometheus:9090/api/v1/alertmanagers")
-            if ams:
-                am_found = any(
-                    "alertmanager:9093" in a["url"] for a in ams["data"]["activeAlertmanagers"]
-                )
-        logs = "\n".join(p.output()[-1500:] for p in procs)
-        assert target_up, "exporter target not up\n" + logs
-        assert rules_loaded, "rules not loaded\n" + logs
-        assert am_found, "alertmanager not discovered\n" + logs
-        # the demo simulator's admin endpoint is where the Compose file publishes it
-        scenarios = in_ns(netns, "http://exporter:8080/-/scenarios")
-        assert scenarios and "stall_spike" in scenarios["available"]
-    finally:
-        for p in procs:
-            p.stop()
+    ports = {e["port"] for e in sm["spec"]["endpoints"]}
+    targets = [
+        svc["metadata"]["name"]
+        for svc in all_docs
+        if svc["kind"] == "Service"
+        and matches(sm["spec"]["selector"]["matchLabels"], svc["metadata"].get("labels", {}))
+        and matches(svc["spec"]["selector"], pod["metadata"]["labels"])
+        for port in svc["spec"]["ports"]
+        if port["name"] in ports
+    ]
+    assert targets == ["volc-rtc-exporter"]
+
+
+@pytest.mark.parametrize("k", KUSTOMIZATIONS)
+def test_servicemonitor_job_is_the_mixins_exporter_job(rendered: dict[str, Path], k: str) -> None:
+    sm = next(d for d in docs(rendered[k]) if d["kind"] == "ServiceMonitor")
+    relabel = sm["spec"]["endpoints"][0]["relabelings"]
+    assert {
+        "action": "replace",
+        "targetLabel": "job",
+        "replacement": MixinConfig().exporter_job,
+    } in relabel
+    rule = next(d for d in docs(rendered[k]) if d["kind"] == "PrometheusRule")
+    assert f'up{{job="{MixinConfig().exporter_job}"}}' in str(rule["spec"])
+
+
+def test_example_overlay_release_label_tls_and_basic_auth(rendered: dict[str, Path]) -> None:
+    all_docs = docs(rendered["overlays/example"])
+    for kind in ("ServiceMonitor", "PrometheusRule"):
+        d = next(d for d in all_docs if d["kind"] == kind)
+        assert d["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    ep = next(d for d in all_docs if d["kind"] == "ServiceMonitor")["spec"]["endpoints"][0]
+    assert ep["scheme"] == "https"
+    assert ep["basicAuth"]["password"] == {"name": "volc-rtc-scrape-auth", "key": "password"}
+    assert ep["tlsConfig"]["ca"]["secret"]["name"] == "volc-rtc-exporter-tls"
+    deploy = next(d for d in all_docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    c = deploy["containers"][0]
+    web_arg = next(a for a in c["args"] if a.startswith("--web.config.file="))
+    web_dir = os.path.dirname(web_arg.split("=", 1)[1])
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    secrets = {v["name"]: v["secret"]["secretName"] for v in deploy["volumes"] if "secret" in v}
+    assert secrets[mounts[web_dir]] == "volc-rtc-exporter-web"
+    web = next(
+        d
+        for d in all_docs
+        if d["kind"] == "Secret" and d["metadata"]["name"] == "volc-rtc-exporter-web"
+    )
+    web_config = yaml.safe_load(web["stringData"]["web-config.yml"])
+    cert_dir = os.path.dirname(web_config["tls_server_config"]["cert_file"])
+    assert secrets[mounts[cert_dir]] == "volc-rtc-exporter-tls"
+    assert "prometheus" in web_config["basic_auth_users"]
+
+
+def test_image_tag_is_the_package_version_everywhere() -> None:
+    from exporter import __version__
+
+    image = f"ghcr.io/volc-rtc-exporter/volc-rtc-exporter:{__version__}"
+    for manifest in ("base/deployment.yaml", "sharded/statefulset.yaml"):
+        assert f"image: {image}\n" in (K8S / manifest).read_text(), manifest
+    overlay = yaml.safe_load((K8S / "overlays/example/kustomization.yaml").read_text())
+    assert overlay["images"][0]["newTag"] == __version__
+    build = f"docker build --build-arg VERSION={__version__} -t {image} ."
+    assert build in (ROOT / "CONTRIBUTING.md").read_text()
+    assert build in (ROOT / "Dockerfile").read_text()
+    assert f"ARG VERSION={__version__}\n" in (ROOT / "Dockerfile").read_text()
+
+
+def test_license_is_the_declared_one() -> None:
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert 'license = "Apache-2.0"' in (ROOT / "pyproject.toml").read_text()

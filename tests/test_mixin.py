@@ -1,7 +1,10 @@
-"""Generated dashboards, rules and routing: committed, valid, tested with promtool and amtool."""
+"""Generated dashboards, rules and routing: committed and current, layout pictures redrawn and
+compared, conventions of rules and dashboards, drift against the exporter's families, and the
+mixin's own structure."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -10,39 +13,79 @@ from typing import Any
 
 import pytest
 import yaml
+from grafana_foundation_sdk.models import units
+from PIL import Image, ImageChops
 
 from exporter.collectors import all_specs
+from exporter.metrics import HEALTH_SPECS
 from exporter.mixin.cli import main as mixin_main
 from exporter.mixin.config import MixinConfig
 from exporter.mixin.dashboards import DASHBOARDS, build_dashboards
-from exporter.mixin.render import ALERTMANAGER_PATH, RULES_PATH, render_all
-from exporter.mixin.rules import ALERTS, RECORDING, build_rules
+from exporter.mixin.layout import layout_pictures
+from exporter.mixin.quality import quality_views
+from exporter.mixin.render import RULES_PATH, render_all
+from exporter.mixin.rules import QUALITY_ALERTS, alert_rules, build_rules, recording_names
+from exporter.mixin.runbooks import ALERTS
 from tests.conftest import ROOT, need_binary
-from tests.contract import contract_families
 
 RULES = ROOT / RULES_PATH
-AM = ROOT / ALERTMANAGER_PATH
+MIXIN = ROOT / "exporter" / "mixin"
+
+# families of the metrics contract that the exporter on this branch does not serve yet; they
+# arrive with the core changes (breakdowns, rooms, quota planner, reload)
+PENDING = {
+    *(f"volcengine_rtc_breakdown_{v.metric}" for v in quality_views()),
+    *(f"volcengine_rtc_report_breakdown_{v.metric}" for v in quality_views()),
+    "volcengine_rtc_report_breakdown_users",
+    "volcengine_rtc_report_breakdown_users_share_ratio",
+    "volcengine_rtc_room_active_users",
+    "volcengine_rtc_room_online_users",
+    "volcengine_rtc_client_info",
+    "volcengine_rtc_exporter_source_interval_seconds",
+    "volcengine_rtc_exporter_source_runs_skipped_total",
+    "volcengine_rtc_exporter_quota_remaining",
+    "volcengine_rtc_exporter_points_skipped_total",
+    "volcengine_rtc_exporter_config_last_reload_successful",
+    "volcengine_rtc_exporter_config_last_reload_success_timestamp_seconds",
+}
+TELEMETRY = {
+    "volcengine_rtc_exporter_api_requests_total",
+    "volcengine_rtc_exporter_api_request_failures_total",
+    "volcengine_rtc_exporter_api_request_duration_seconds",
+    "volcengine_rtc_exporter_unknown_unit_total",
+    "volcengine_rtc_exporter_series_dropped_total",
+}
+
+
+def served_families() -> set[str]:
+    return {spec.name for _, spec in all_specs()} | set(HEALTH_SPECS.values()) | TELEMETRY
+
+
+# -- generated files --------------------------------------------------------------------------
 
 
 def test_generated_files_are_committed_and_current() -> None:
     for rel, content in render_all(MixinConfig()).items():
         path = ROOT / rel
-        assert path.exists(), f"{rel} missing: run volc-rtc-exporter mixin"
-        assert path.read_text(encoding="utf-8") == content, (
-            f"{rel} is stale: run volc-rtc-exporter mixin"
-        )
+        assert path.exists(), f"{rel} missing: run make mixin"
+        assert path.read_text(encoding="utf-8") == content, f"{rel} is stale: run make mixin"
 
 
-def test_layout_pictures_exist() -> None:
-    for uid in DASHBOARDS:
-        data = (ROOT / "grafana" / "dashboards" / f"{uid}.png").read_bytes()
-        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+def test_layout_pictures_are_redrawn_identically() -> None:
+    pictures = layout_pictures(MixinConfig())
+    assert set(pictures) == set(DASHBOARDS)
+    for uid, drawn in pictures.items():
+        with Image.open(ROOT / "grafana" / "dashboards" / f"{uid}.png") as committed:
+            assert committed.size == drawn.size, f"{uid}.png is stale: run make mixin"
+            diff = ImageChops.difference(committed.convert("RGB"), drawn.convert("RGB"))
+            assert diff.getbbox() is None, f"{uid}.png is stale: run make mixin"
 
 
 def test_cli_regenerates_with_user_thresholds(tmp_path: Path) -> None:
     cfg = tmp_path / "thresholds.yml"
     cfg.write_text(
-        'selector: job="rtc"\nmin_online_users: 500\nthresholds: {video_stall_max: 0.2}\nfor: {quality: 7m}\n'
+        'selector: job="rtc"\nmin_online_users: 500\nthresholds: {video_stall_max: 0.2}\n'
+        "for: {quality: 7m}\ncluster_label: cluster\n"
     )
     assert mixin_main(["--config", str(cfg), "--out", str(tmp_path)]) == 0
     rules = yaml.safe_load((tmp_path / RULES_PATH).read_text())
@@ -50,20 +93,30 @@ def test_cli_regenerates_with_user_thresholds(tmp_path: Path) -> None:
         r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "RtcVideoStallHigh"
     )
     assert "> 0.2" in video["expr"] and ">= 500" in video["expr"] and video["for"] == "7m"
-    assert 'volcengine_rtc_stall_ratio{job="rtc", media="video"}' in video["expr"]
+    assert 'volcengine_rtc_stall_ratio{job="rtc", media="video", threshold="0.5"}' in video["expr"]
+    assert "by (cluster, job, instance, app_id, product_type, media)" in video["expr"]
     dash = json.loads((tmp_path / "grafana/dashboards/rtc-overview.json").read_text())
-    panel_exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
-    assert panel_exprs and all(
-        'job="rtc"' in e for e in panel_exprs if "volcengine_rtc_" in e and ":" not in e
-    )
+    assert [v["name"] for v in dash["templating"]["list"]][:4] == [
+        "datasource",
+        "cluster",
+        "job",
+        "instance",
+    ]
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    assert exprs and all('cluster=~"$cluster"' in e for e in exprs)
+    assert all('job="rtc"' in e for e in exprs if "volcengine_rtc_" in e and ":" not in e)
     watch = json.loads((tmp_path / "grafana/dashboards/rtc-client-watch.json").read_text())
     assert all(
         'job="rtc"' in v["query"] for v in watch["templating"]["list"] if v["type"] == "query"
     )
+    am = yaml.safe_load((tmp_path / "deploy/alertmanager/alertmanager.yml").read_text())
+    assert am["route"]["routes"][0]["group_by"] == ["cluster", "app_id"]
     assert mixin_main(["--config", str(cfg), "--out", str(tmp_path), "--check"]) == 0
     assert mixin_main(["--out", str(tmp_path), "--check"]) == 1  # defaults differ from the files
     bad = tmp_path / "bad.yml"
     bad.write_text("thresholds: {video_stall_max: 5}\n")
+    assert mixin_main(["--config", str(bad), "--out", str(tmp_path)]) == 2
+    bad.write_text("overrides: [{app_id: a, thresholds: {no_such: 1}}]\n")
     assert mixin_main(["--config", str(bad), "--out", str(tmp_path)]) == 2
 
 
@@ -71,435 +124,191 @@ def test_promtool_check_rules() -> None:
     promtool = need_binary("promtool")
     res = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "SUCCESS: 14 rules found" in res.stdout
+    count = sum(len(g["rules"]) for g in build_rules(MixinConfig())["groups"])
+    assert f"SUCCESS: {count} rules found" in res.stdout
+
+
+# -- rule conventions -------------------------------------------------------------------------
 
 
 def test_rule_conventions() -> None:
-    rules = build_rules(MixinConfig())
-    alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    cfg = MixinConfig()
+    alerts = alert_rules(cfg)
     assert {a["alert"] for a in alerts} == {a.name for a in ALERTS}
+    runbooks = (ROOT / "docs" / "runbooks.md").read_text()
     for a in alerts:
         assert a["alert"].startswith("Rtc")
         assert a["labels"]["severity"] in ("critical", "warning")
-        assert set(a["annotations"]) == {"summary", "description", "runbook_url", "dashboard_url"}
+        assert a["labels"]["category"] in ("quality", "health")
+        assert {"summary", "description", "runbook_url", "dashboard_url"} <= set(a["annotations"])
         assert a["annotations"]["runbook_url"].endswith("#" + a["alert"].lower())
-        if a["labels"].get("category") == "quality" and a["alert"] != "RtcOnlineUsersDropped":
-            assert "app_id:volcengine_rtc_online_users:max >=" in a["expr"], "traffic gate"
-            assert a["for"] == "5m"
-    runbooks = (ROOT / "docs" / "runbooks.md").read_text()
-    for a in alerts:
-        assert f"## {a['alert']}" in runbooks
+        assert f"## {a['alert']}\n" in runbooks
+    for qa in QUALITY_ALERTS:
+        rule = next(a for a in alerts if a["alert"] == qa.name)
+        expr = rule["expr"]
+        # web clients page for their app; the threshold label is selected, never summed across
+        assert "by (job, instance, app_id, product_type" in expr
+        assert "app_id:volcengine_rtc_online_users:max_over_time1h >=" in expr, "traffic gate"
+        assert f'ALERTS{{alertname="{qa.name}", alertstate="firing"}}' in expr, "held"
+        assert rule["for"] == ("10m" if qa.tier == "sustained" else "2m")
+        assert {"app_name", "dashboard_url"} <= set(rule["annotations"])
+        assert "var-app_id={{ $labels.app_id }}" in rule["annotations"]["dashboard_url"]
+        assert "Worst segment" in rule["annotations"]["description"]
+        if qa.tier == "severe":
+            assert rule["labels"]["severity"] == "critical"
+    stalls = {a["alert"]: a["expr"] for a in alerts if "Stall" in a["alert"]}
+    assert 'threshold="0.08"' in stalls["RtcAudioStallHigh"]
+    assert all('threshold="0.5"' in e for n, e in stalls.items() if "Video" in n)
 
 
-# -- promtool test rules ----------------------------------------------------------------------
+def test_quality_gates_follow_severity() -> None:
+    for rule in alert_rules(MixinConfig()):
+        if rule["labels"].get("source") != "realtime_quality" or "tier" not in rule["labels"]:
+            continue
+        gate = re.search(r">= (\d+)\)$", rule["expr"])
+        assert gate, rule["alert"]
+        expected = "200" if rule["labels"]["severity"] == "critical" else "50"
+        assert gate.group(1) == expected, rule["alert"]
 
 
-def annotations(alert: str, labels: dict[str, str], value: str) -> dict[str, str]:
-    """The alert's annotation templates with labels and a hand-written rendered $value."""
-    rule = next(
-        r
-        for g in build_rules(MixinConfig())["groups"]
-        for r in g["rules"]
-        if r.get("alert") == alert
-    )
-    out = {}
-    for k, v in rule["annotations"].items():
-        v = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), v)
-        v = re.sub(r"\{\{ (printf \"[^\"]+\" )?\$value( \| \w+)? \}\}", value, v)
-        out[k] = v
-    return out
+# -- dashboards -------------------------------------------------------------------------------
 
 
-def quality_case(
-    alert: str,
-    metric: str,
-    series_labels: str,
-    bad: float,
-    good: float,
-    exp: dict[str, str],
-    value: str,
-) -> dict[str, Any]:
-    """Apps: a fires; b has bad quality but too few users (traffic gate); c is bad for only
-    2.5 minutes (the for duration); d is fine."""
-    series = []
-    for app, users, values in (
-        ("a", 100, f"{bad}x40"),
-        ("b", 10, f"{bad}x40"),
-        ("c", 100, f"{good}x15 {bad}x25"),
-        ("d", 100, f"{good}x40"),
-    ):
-        series.append(
-            {"series": f'volcengine_rtc_online_users{{app_id="{app}"}}', "values": f"{users}x40"}
-        )
-        series.append({"series": f'{metric}{{app_id="{app}",{series_labels}}}', "values": values})
-    labels = {"alertname": alert, "app_id": "a", "category": "quality", **exp}
-    sev = {
-        "severity": next(
-            r
-            for g in build_rules(MixinConfig())["groups"]
-            for r in g["rules"]
-            if r.get("alert") == alert
-        )["labels"]["severity"]
-    }
-    labels |= sev
-    exp_alert = {
-        "exp_labels": {k: v for k, v in labels.items() if k != "alertname"},
-        "exp_annotations": annotations(alert, labels, value),
-    }
-    return {
-        "interval": "30s",
-        "input_series": series,
-        "alert_rule_test": [
-            {"eval_time": "10m", "alertname": alert, "exp_alerts": [exp_alert]},
-            # at 9m45s c has been bad for 2 minutes only, a for 9m45s: still only a
-            {"eval_time": "3m", "alertname": alert, "exp_alerts": []},  # a still pending (for 5m)
-        ],
-    }
+def panels(dash: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in dash["panels"] if p["type"] not in ("row", "text")]
 
 
-QUALITY = [
-    (
-        "RtcJoinRoomSuccessLow",
-        "volcengine_rtc_join_room_success_ratio",
-        'threshold="5"',
-        0.9,
-        0.99,
-        {},
-        "90%",
-    ),
-    (
-        "RtcAudioStallHigh",
-        "volcengine_rtc_stall_ratio",
-        'media="audio",threshold="0.08"',
-        0.1,
-        0.01,
-        {"media": "audio"},
-        "10%",
-    ),
-    (
-        "RtcVideoStallHigh",
-        "volcengine_rtc_stall_ratio",
-        'media="video",threshold="0.5"',
-        0.2,
-        0.02,
-        {"media": "video"},
-        "20%",
-    ),
-    (
-        "RtcFirstFrameFailuresHigh",
-        "volcengine_rtc_first_frame_send_success_ratio",
-        'media="video"',
-        0.9,
-        0.999,
-        {"media": "video", "stage": "send"},
-        "90%",
-    ),
-    (
-        "RtcFirstFrameFailuresHigh",
-        "volcengine_rtc_first_frame_decode_success_ratio",
-        'media="audio"',
-        0.8,
-        0.999,
-        {"media": "audio", "stage": "decode"},
-        "80%",
-    ),
-    (
-        "RtcNetworkDelayShareLow",
-        "volcengine_rtc_network_delay_within_threshold_ratio",
-        'media="audio",threshold="0.4"',
-        0.8,
-        0.97,
-        {"media": "audio"},
-        "80%",
-    ),
-]
-
-
-def other_cases() -> list[dict[str, Any]]:
-    def one(
-        alert: str,
-        series: list[dict[str, str]],
-        at: str,
-        labels: dict[str, str],
-        value: str,
-        silent_at: str,
-    ) -> dict[str, Any]:
-        rule = next(
-            r
-            for g in build_rules(MixinConfig())["groups"]
-            for r in g["rules"]
-            if r.get("alert") == alert
-        )
-        full = {
-            "alertname": alert,
-            **labels,
-            "severity": rule["labels"]["severity"],
-            **{k: v for k, v in rule["labels"].items() if k != "severity"},
-        }
-        return {
-            "interval": "30s" if "Dropped" not in alert else "5m",
-            "input_series": series,
-            "alert_rule_test": [
-                {
-                    "eval_time": at,
-                    "alertname": alert,
-                    "exp_alerts": [
-                        {
-                            "exp_labels": {k: v for k, v in full.items() if k != "alertname"},
-                            "exp_annotations": annotations(alert, full, value),
-                        }
-                    ],
-                },
-                {"eval_time": silent_at, "alertname": alert, "exp_alerts": []},
-            ],
-        }
-
-    return [
-        one(
-            "RtcOnlineUsersDropped",
-            [
-                {"series": 'volcengine_rtc_online_users{app_id="a"}', "values": "1000x300 100x12"},
-                {
-                    "series": 'volcengine_rtc_online_users{app_id="b"}',
-                    "values": "1000x300 900x12",
-                },  # small dip
-                {
-                    "series": 'volcengine_rtc_online_users{app_id="c"}',
-                    "values": "40x300 5x12",
-                },  # under the gate
-            ],
-            "25h50m",
-            {"app_id": "a"},
-            "100",
-            "25h10m",  # a dropped at 25h05m: pending, for 15m not over
-        ),
-        one(
-            "RtcExporterDown",
-            [
-                {"series": 'up{job="volc-rtc",instance="x:9877"}', "values": "0x40"},
-                {"series": 'up{job="volc-rtc",instance="y:9877"}', "values": "1x40"},
-                {"series": 'up{job="node",instance="z:9100"}', "values": "0x40"},
-            ],
-            "10m",
-            {"instance": "x:9877", "job": "volc-rtc"},
-            "0",
-            "4m",
-        ),
-        one(
-            "RtcSourceDown",
-            [
-                {
-                    "series": 'volcengine_rtc_exporter_source_up{source="realtime_quality",app_id="a"}',
-                    "values": "0x60",
-                },
-                {
-                    "series": 'volcengine_rtc_exporter_source_up{source="realtime_quality",app_id="b"}',
-                    "values": "1x50 0x10",
-                },
-            ],
-            "15m",
-            {"source": "realtime_quality", "app_id": "a"},
-            "0",
-            "9m",
-        ),
-        one(
-            "RtcDataStale",
-            [
-                {
-                    "series": 'volcengine_rtc_exporter_source_data_timestamp_seconds{source="realtime_operation",app_id="a"}',
-                    "values": "0x60",
-                },
-                {
-                    "series": 'volcengine_rtc_exporter_source_data_timestamp_seconds{source="realtime_operation",app_id="b"}',
-                    "values": "0+30x60",
-                },
-                {
-                    "series": 'volcengine_rtc_exporter_source_data_timestamp_seconds{source="quality_report",app_id="a"}',
-                    "values": "0x60",
-                },
-            ],
-            "20m",
-            {"source": "realtime_operation", "app_id": "a"},
-            "20m 0s",
-            "14m",  # stale since 10m, for 5m not over at 14m
-        ),
-        one(
-            "RtcApiThrottled",
-            [
-                {
-                    "series": 'volcengine_rtc_exporter_api_request_failures_total{action="ListQuality",reason="throttled"}',
-                    "values": "0+1x80",
-                },
-                {
-                    "series": 'volcengine_rtc_exporter_api_request_failures_total{action="ListApps",reason="throttled"}',
-                    "values": "5x80",
-                },
-                {
-                    "series": 'volcengine_rtc_exporter_api_request_failures_total{action="ListApps",reason="server"}',
-                    "values": "0+1x80",
-                },
-            ],
-            "30m",
-            {"action": "ListQuality"},
-            "0.03",
-            "10m",
-        ),
-        one(
-            "RtcApiAuthFailing",
-            [
-                {
-                    "series": 'volcengine_rtc_exporter_api_request_failures_total{action="ListRealTimeQuality",reason="auth"}',
-                    "values": "0+1x40",
-                },
-                {
-                    "series": 'volcengine_rtc_exporter_api_request_failures_total{action="ListApps",reason="auth"}',
-                    "values": "3x40",
-                },
-            ],
-            "15m",
-            {"action": "ListRealTimeQuality"},
-            "0.03333333333333333",
-            "4m",
-        ),
-    ]
-
-
-def test_promtool_test_rules(tmp_path: Path) -> None:
-    promtool = need_binary("promtool")
-    tests = [quality_case(*case) for case in QUALITY] + other_cases()
-    covered = {t["alert_rule_test"][0]["alertname"] for t in tests}
-    assert covered == {a.name for a in ALERTS}, "every alert needs a firing and a silent case"
-    doc = {"rule_files": [str(RULES)], "evaluation_interval": "30s", "tests": tests}
-    path = tmp_path / "tests.yml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    res = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout + res.stderr
-
-
-# -- Alertmanager -------------------------------------------------------------------------------
-
-
-def test_amtool_check_config() -> None:
-    amtool = need_binary("amtool")
-    res = subprocess.run([amtool, "check-config", str(AM)], capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout + res.stderr
-
-
-@pytest.mark.parametrize(
-    ("labels", "receivers"),
-    [
-        (
-            [
-                "severity=critical",
-                "alertname=RtcVideoStallHigh",
-                "app_id=a",
-                "media=video",
-                "category=quality",
-            ],
-            "pager,chat",
-        ),
-        (["severity=critical", "alertname=RtcJoinRoomSuccessLow", "app_id=a"], "pager,chat"),
-        (["severity=warning", "alertname=RtcNetworkDelayShareLow", "app_id=a"], "chat"),
-        (["severity=warning", "alertname=RtcSourceDown", "app_id=a"], "chat"),
-    ],
-)
-def test_alertmanager_routing(labels: list[str], receivers: str) -> None:
-    amtool = need_binary("amtool")
-    res = subprocess.run(
-        [
-            amtool,
-            "config",
-            "routes",
-            "test",
-            f"--config.file={AM}",
-            f"--verify.receivers={receivers}",
-            *labels,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert res.stdout.strip() == receivers
-
-
-def test_inhibition_rules() -> None:
-    doc = yaml.safe_load(AM.read_text())
-    inhibit = doc["inhibit_rules"]
-    assert {
-        "source_matchers": ['alertname="RtcSourceDown"'],
-        "target_matchers": ['category="quality"'],
-        "equal": ["app_id"],
-    } in inhibit
-    assert any(
-        r["source_matchers"] == ['alertname="RtcExporterDown"']
-        and r["target_matchers"] == ['category="quality"']
-        for r in inhibit
-    )
-    assert doc["route"]["group_by"] == ["alertname", "app_id"]
-
-
-# -- drift between dashboards, rules and the contract -------------------------------------------
-
-
-def exprs() -> list[str]:
-    out = [r["expr"] for g in build_rules(MixinConfig())["groups"] for r in g["rules"]]
-    for dash in build_dashboards(MixinConfig()).values():
-        for p in dash["panels"]:
-            out += [t["expr"] for t in p.get("targets", [])]
-        out += [
-            v.get("query", "")
-            for v in dash["templating"]["list"]
-            if isinstance(v.get("query"), str)
-        ]
-    return out
-
-
-def test_every_metric_named_exists_in_the_contract() -> None:
-    contract = contract_families()
-    for expr in exprs():
-        for name in re.findall(r"(?<![:\w])(volcengine_rtc_[a-z_]+)", expr):
-            base = re.sub(r"_(bucket|count|sum)$", "", name)
-            assert name in contract or base in contract, (
-                f"{name} in {expr!r} is not in the contract"
-            )
-        for rec in re.findall(r"\b\w+:volcengine_rtc_\w+:\w+\b", expr):
-            assert rec in RECORDING, rec
-
-
-def test_every_vendor_family_appears_in_a_panel() -> None:
-    panel_text = " ".join(
-        t["expr"]
-        for d in build_dashboards(MixinConfig()).values()
-        for p in d["panels"]
-        for t in p.get("targets", [])
-    )
-    vendor = {spec.name for _, spec in all_specs()}
-    assert vendor <= contract_families()
-    missing = {f for f in vendor if not re.search(rf"{f}\b", panel_text)}
-    assert missing == set()
-
-
-def test_dashboards_have_variables_units_links_and_annotations() -> None:
+def test_dashboard_variables_and_links() -> None:
     for uid, dash in build_dashboards(MixinConfig()).items():
         names = [v["name"] for v in dash["templating"]["list"]]
-        assert names[:3] == ["datasource", "app_id", "media"], uid
-        app = dash["templating"]["list"][1]
-        assert (
-            app["multi"]
-            and "volcengine_rtc_app_info" in app["query"]
-            and "app_name" in app["regex"]
-        )
+        assert names[:3] == ["datasource", "job", "instance"], uid
         assert dash["annotations"]["list"][0]["expr"].startswith("ALERTS{")
-        for p in dash["panels"]:
-            if p["type"] in ("timeseries", "stat"):
-                assert p["links"] and p["links"][0]["url"].endswith("metrics.md"), p["title"]
-                unit = p["fieldConfig"]["defaults"]["unit"]
-                exprs_ = " ".join(t["expr"] for t in p["targets"])
-                if "_ratio" in exprs_:
-                    assert unit == "percentunit", p["title"]
-                if "bytes_per_second" in exprs_:
-                    assert unit == "bps" and exprs_.startswith("8 * "), p["title"]
-                if "frames_per_second" in exprs_:
-                    assert unit == "fps"
-    report = build_dashboards(MixinConfig())["rtc-daily-report"]
-    assert "Delayed" in report["description"] and report["panels"][0]["type"] == "text"
+        exprs = " ".join(t["expr"] for p in panels(dash) for t in p["targets"])
+        if re.search(
+            r"volcengine_rtc_(report_)?(breakdown_)?(join|stall|first_frame|network)", exprs
+        ):
+            assert "product_type" in names, f"{uid} shows quality without a product_type variable"
+        for p in panels(dash):
+            assert p["links"] and p["links"][0]["url"].endswith("metrics.md"), p["title"]
+            for t in p["targets"]:
+                assert 'job=~"$job"' in t["expr"] or ":" in t["expr"], (uid, p["title"])
+    overview = build_dashboards(MixinConfig())["rtc-overview"]
+    quality = [p for p in panels(overview) if p["gridPos"]["y"] > 10]
+    assert quality and all(
+        "/d/rtc-diagnosis/" in p["fieldConfig"]["defaults"]["links"][0]["url"] for p in quality
+    )
+    app = next(v for v in overview["templating"]["list"] if v["name"] == "app_id")
+    assert app["multi"] and "app_name" in app["regex"]
+
+
+def test_units_are_grafana_unit_ids() -> None:
+    known = {v for k, v in vars(units).items() if not k.startswith("_") and isinstance(v, str)}
+    assert "fps" not in known and "percentunit" in known
+    for uid, dash in build_dashboards(MixinConfig()).items():
+        for p in panels(dash):
+            unit = p["fieldConfig"]["defaults"]["unit"]
+            custom = re.fullmatch(r"(suffix|prefix|si|count|currency):.+", unit)
+            assert unit in known or custom, (uid, p["title"], unit)
+            exprs = " ".join(t["expr"] for t in p["targets"])
+            if "_ratio" in exprs:
+                assert unit == "percentunit", p["title"]
+            if "bytes_per_second" in exprs:
+                assert unit == "bps" and exprs.startswith("8 * "), p["title"]
+
+
+def test_alert_thresholds_are_drawn() -> None:
+    cfg = MixinConfig()
+    dashes = build_dashboards(cfg)
+    by_title = {p["title"]: p for p in panels(dashes["rtc-overview"])}
+
+    def steps(title: str) -> list[tuple[float | None, str]]:
+        s = by_title[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        return [(x["value"], x["color"]) for x in s]
+
+    assert steps("Video stall rate") == [(None, "green"), (0.08, "orange"), (0.2, "red")]
+    assert steps("Audio stall rate") == [(None, "green"), (0.05, "orange")]
+    assert steps("Join success (5 s)") == [(None, "red"), (0.85, "orange"), (0.95, "green")]
+    assert (
+        by_title["Video stall rate"]["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"]
+        == "dashed"
+    )
+
+
+def test_every_family_appears_in_a_panel_and_exists() -> None:
+    dashes = build_dashboards(MixinConfig())
+    panel_text = " ".join(
+        t["expr"] for d in dashes.values() for p in panels(d) for t in p["targets"]
+    )
+    vendor = {spec.name for _, spec in all_specs()}
+    missing = {f for f in vendor | PENDING if not re.search(rf"{f}\b", panel_text)}
+    assert missing == set()
+    known = served_families() | PENDING
+    texts = [r["expr"] for g in build_rules(MixinConfig())["groups"] for r in g["rules"]]
+    texts += [panel_text] + [
+        str(v.get("query", "")) for d in dashes.values() for v in d["templating"]["list"]
+    ]
+    records = recording_names(MixinConfig())
+    for text in texts:
+        for name in re.findall(r"(?<![:\w])(volcengine_rtc_[a-z_]+)", text):
+            assert re.sub(r"_bucket$", "", name) in known, name
+        for rec in re.findall(r"\b\w+:volcengine_rtc_\w+:\w+\b", text):
+            assert rec in records, rec
+
+
+def test_quality_panels_pair_live_and_report() -> None:
+    dashes = build_dashboards(MixinConfig())
+    live = {
+        p["title"] for p in panels(dashes["rtc-overview"]) if "_ratio" in p["targets"][0]["expr"]
+    }
+    report = {
+        p["title"].removesuffix(" (report)")
+        for p in panels(dashes["rtc-daily-report"])
+        if "(report)" in p["title"]
+    }
+    assert report <= live and len(report) == 6
+    diagnosis = " ".join(t["expr"] for p in panels(dashes["rtc-diagnosis"]) for t in p["targets"])
+    for v in quality_views():
+        assert v.breakdown in diagnosis and v.report_breakdown in diagnosis
+
+
+# -- structure of the mixin -------------------------------------------------------------------
+
+
+def test_module_and_function_sizes() -> None:
+    for path in MIXIN.rglob("*.py"):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 400, path
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                assert length <= 80, f"{path.name}:{node.name} has {length} lines"
+
+
+def test_the_exporter_quality_table_is_read_in_one_place() -> None:
+    readers = [p.name for p in MIXIN.rglob("*.py") if "collectors.quality" in p.read_text()]
+    assert readers == ["quality.py"]
+
+
+@pytest.mark.parametrize("uid", DASHBOARDS)
+def test_dashboards_in_the_kubernetes_configmap(uid: str) -> None:
+    cm = yaml.safe_load((ROOT / "deploy/kubernetes/base/grafana-dashboards.yaml").read_text())
+    assert json.loads(cm["data"][f"{uid}.json"]) == build_dashboards(MixinConfig())[uid]
+
+
+def test_alerting_doc_examples_are_valid_configs() -> None:
+    text = (ROOT / "docs" / "alerting.md").read_text()
+    blocks = re.findall(r"<!-- example: mixin -->\n```yaml\n(.*?)```", text, re.S)
+    assert len(blocks) == 2
+    configs = [MixinConfig.model_validate(yaml.safe_load(b)) for b in blocks]
+    assert configs[1] == MixinConfig()  # "All settings" shows the defaults
+    rules = [r for r in alert_rules(configs[0]) if r["alert"] == "RtcVideoStallSevere"]
+    assert [('app_id="661e0000000000000543cf"' in r["expr"]) for r in rules] == [False, True]
+    assert "> 0.3" in rules[1]["expr"] and ">= 500" in rules[1]["expr"]
+
+
+def test_runbooks_tell_where_to_look() -> None:
+    runbooks = (ROOT / "docs" / "runbooks.md").read_text()
+    for qa in QUALITY_ALERTS:
+        section = runbooks.split(f"## {qa.name}\n")[1].split("\n## ")[0]
+        assert "**Find where.**" in section and "RTC diagnosis" in section, qa.name
+        assert "`app_name`" in section and "since when" in section, qa.name

@@ -1,4 +1,6 @@
-"""An example Alertmanager routing tree: critical pages, warnings go to chat, by app."""
+"""An example Alertmanager routing tree: critical alerts page (one page per app per incident),
+everything goes to chat (health alerts as one message per alert and source, however many apps
+they hit), and inhibitions that only mute what another firing alert explains."""
 
 from __future__ import annotations
 
@@ -11,37 +13,63 @@ __all__ = ["build_alertmanager"]
 
 def build_alertmanager(cfg: MixinConfig) -> dict[str, Any]:
     r = cfg.receivers
+    inst = list(cfg.instance_labels)  # [cluster,] job, instance
+    cluster = [cfg.cluster_label] if cfg.cluster_label else []
     return {
         "route": {
             "receiver": "chat",
-            "group_by": ["alertname", "app_id"],
+            "group_by": [*cluster, "alertname", "app_id"],
             "group_wait": r.group_wait,
             "group_interval": r.group_interval,
             "repeat_interval": r.repeat_interval,
             "routes": [
                 {
+                    # one page per app per incident: every critical alert of an app (audio and
+                    # video stall, severe and sustained tier, blind) joins the same group
                     "receiver": "pager",
                     "matchers": ['severity="critical"', 'alertname=~"Rtc.*"'],
+                    "group_by": [*cluster, "app_id"],
+                    "group_wait": r.pager_group_wait,
+                    "group_interval": r.pager_group_interval,
                     "continue": True,  # pages also show in chat for context
+                },
+                {
+                    # one chat message per alert and source, however many apps it hits
+                    "receiver": "chat",
+                    "matchers": ['category="health"', 'alertname=~"Rtc.*"'],
+                    "group_by": [*cluster, "alertname", "source"],
                 },
                 {"receiver": "chat", "matchers": ['alertname=~"Rtc.*"']},
             ],
         },
         "inhibit_rules": [
             {
-                # an app's quality alerts are meaningless while its data source is down
-                "source_matchers": ['alertname="RtcSourceDown"'],
-                "target_matchers": ['category="quality"'],
-                "equal": ["app_id"],
+                # an exporter that cannot be scraped explains its own apps' silence
+                "source_matchers": ['alertname="RtcExporterDown"'],
+                "target_matchers": ['category=~"quality|health"', 'alertname!="RtcExporterDown"'],
+                "equal": inst,
             },
             {
-                # and all of them while the exporter itself is down
-                "source_matchers": ['alertname="RtcExporterDown"'],
+                # only a failure of the source an alert reads from mutes it: a failing
+                # watch list (call_detail) or report never hides a stall page
+                "source_matchers": [
+                    'alertname="RtcSourceDown"',
+                    'source=~"realtime_quality|realtime_operation"',
+                ],
                 "target_matchers": ['category="quality"'],
+                "equal": [*inst, "app_id", "source"],
             },
             {
-                "source_matchers": ['alertname="RtcExporterDown"'],
-                "target_matchers": ['alertname=~"RtcSourceDown|RtcDataStale"'],
+                # throttling or failing credentials explain the sources they bring down
+                "source_matchers": ['alertname=~"RtcApiThrottled|RtcApiAuthFailing"'],
+                "target_matchers": ['alertname="RtcSourceDown"'],
+                "equal": [*inst, "source", "reason"],
+            },
+            {
+                # the severe tier says it all while it fires
+                "source_matchers": ['tier="severe"'],
+                "target_matchers": ['tier="sustained"'],
+                "equal": [*inst, "app_id", "product_type", "indicator", "media", "stage"],
             },
         ],
         "receivers": [

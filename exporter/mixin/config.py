@@ -1,23 +1,41 @@
-"""One settings object for every generated artefact: thresholds, ``for`` durations, traffic
-gates, selectors, receivers and links. ``volc-rtc-exporter mixin --config FILE`` overrides any
-of these from YAML; the defaults are documented in ``docs/runbooks.md`` and the README.
+"""One settings object for every generated artefact: thresholds, tiers, ``for`` durations,
+traffic gates, selectors, per-app overrides, receivers and links. ``volc-rtc-exporter mixin
+--config FILE`` overrides any of these from YAML; ``docs/alerting.md`` explains each one.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from exporter.errors import ConfigError
 from exporter.settings import format_validation_error
 
-__all__ = ["MixinConfig", "load_mixin_config"]
+__all__ = ["AppOverride", "MixinConfig", "Thresholds", "load_mixin_config", "seconds"]
 
 Severity = Literal["critical", "warning"]
 _DURATION = r"^\d+(ms|s|m|h|d)$"
+_LABEL = r"^([a-zA-Z_][a-zA-Z0-9_]*)?$"
+_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(duration: str) -> float:
+    """``"2m"`` -> 120.0 (the Prometheus durations this config accepts)."""
+    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)", duration)
+    if m is None:
+        raise ValueError(f"not a duration: {duration!r}")
+    return int(m.group(1)) * _UNIT[m.group(2)]
 
 
 class _M(BaseModel):
@@ -25,9 +43,11 @@ class _M(BaseModel):
 
 
 class Thresholds(_M):
+    """The sustained tier (``for.quality``) and the health thresholds."""
+
     join_room_success_min: float = Field(default=0.95, gt=0, le=1, description="5 s join success")
-    audio_stall_max: float = Field(default=0.05, gt=0, le=1)
-    video_stall_max: float = Field(default=0.08, gt=0, le=1)
+    audio_stall_max: float = Field(default=0.05, gt=0, le=1, description="80 ms audio stall")
+    video_stall_max: float = Field(default=0.08, gt=0, le=1, description="500 ms video stall")
     first_frame_success_min: float = Field(default=0.97, gt=0, le=1, description="send and decode")
     network_delay_within_threshold_min: float = Field(default=0.90, gt=0, le=1)
     online_users_drop_ratio: float = Field(
@@ -37,19 +57,31 @@ class Thresholds(_M):
         description="alert when users fall below this share of a day earlier",
     )
     data_age_max_seconds: float = Field(
-        default=600, gt=0, description="realtime data older than this"
+        default=600, gt=0, description="realtime data older than this (RtcDataStale)"
     )
+    blind_after_seconds: float = Field(
+        default=900, gt=0, description="no realtime quality data this long (RtcQualityBlind)"
+    )
+
+
+class SevereThresholds(_M):
+    """The severe tier (``for.severe``): pages within minutes of the data showing it."""
+
+    join_room_success_min: float = Field(default=0.85, gt=0, le=1)
+    video_stall_max: float = Field(default=0.20, gt=0, le=1)
+    first_frame_success_min: float = Field(default=0.90, gt=0, le=1)
 
 
 class ForDurations(_M):
-    quality: str = Field(
-        default="5m", pattern=_DURATION, description="covers the 1-2 min data delay"
-    )
+    quality: str = Field(default="10m", pattern=_DURATION, description="sustained tier")
+    severe: str = Field(default="2m", pattern=_DURATION, description="severe tier")
     online_users_drop: str = Field(default="15m", pattern=_DURATION)
     exporter_down: str = Field(default="5m", pattern=_DURATION)
+    exporter_absent: str = Field(default="10m", pattern=_DURATION)
     source_down: str = Field(default="10m", pattern=_DURATION)
     data_stale: str = Field(default="5m", pattern=_DURATION)
-    throttled: str = Field(default="15m", pattern=_DURATION)
+    blind: str = Field(default="1m", pattern=_DURATION)
+    throttled: str = Field(default="10m", pattern=_DURATION)
     auth_failing: str = Field(default="5m", pattern=_DURATION)
 
 
@@ -61,8 +93,10 @@ class Severities(_M):
     network_delay_share_low: Severity = "warning"
     online_users_dropped: Severity = "warning"
     exporter_down: Severity = "critical"
+    exporter_absent: Severity = "critical"
     source_down: Severity = "warning"
     data_stale: Severity = "warning"
+    quality_blind: Severity = "critical"
     throttled: Severity = "warning"
     auth_failing: Severity = "critical"
 
@@ -75,6 +109,27 @@ class Receivers(_M):
     group_wait: str = Field(default="30s", pattern=_DURATION)
     group_interval: str = Field(default="5m", pattern=_DURATION)
     repeat_interval: str = Field(default="4h", pattern=_DURATION)
+    pager_group_wait: str = Field(default="30s", pattern=_DURATION)
+    pager_group_interval: str = Field(
+        default="1m", pattern=_DURATION, description="updates and resolves of an open page"
+    )
+
+
+class AppOverride(_M):
+    """Different normal levels for one app (e.g. cross-border traffic): any threshold or gate
+    given here replaces the default for that app only; the rest stays as configured."""
+
+    app_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    severe: dict[str, float] = Field(default_factory=dict)
+    min_online_users: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _known(self) -> AppOverride:
+        for given, model in ((self.thresholds, Thresholds), (self.severe, SevereThresholds)):
+            merged = model().model_dump() | given
+            model.model_validate(merged)  # unknown key or out-of-range value: ValidationError
+        return self
 
 
 class MixinConfig(_M):
@@ -82,17 +137,37 @@ class MixinConfig(_M):
         default="", description='extra label matchers for every vendor series, e.g. job="volc-rtc"'
     )
     exporter_job: str = Field(
-        default="volc-rtc", description="the scrape job of the exporter (up{})"
+        default="volc-rtc",
+        description="the exporter's scrape job (up{}); the generated ServiceMonitor sets it",
+    )
+    cluster_label: str = Field(
+        default="",
+        pattern=_LABEL,
+        description="label that tells clusters apart (e.g. cluster), kept in every aggregation",
     )
     min_online_users: float = Field(
-        default=50,
-        ge=0,
-        description="traffic gate: quality alerts only for apps with this many users",
+        default=200, ge=0, description="traffic gate of paging quality alerts (peak users)"
+    )
+    min_online_users_warning: float = Field(
+        default=50, ge=0, description="traffic gate of warning-level quality alerts"
+    )
+    gate_window: str = Field(
+        default="1h", pattern=_DURATION, description="the gate looks at the peak over this window"
+    )
+    hold_missing_data: str = Field(
+        default="1h",
+        pattern=_DURATION,
+        description="a firing quality alert stays firing this long while its data is missing",
+    )
+    worst_segment_factor: float = Field(
+        default=1.5, gt=1, description="a segment is named when this much worse than the app"
     )
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    severe: SevereThresholds = Field(default_factory=SevereThresholds)
     for_: ForDurations = Field(default_factory=ForDurations, alias="for")
     severities: Severities = Field(default_factory=Severities)
     receivers: Receivers = Field(default_factory=Receivers)
+    overrides: list[AppOverride] = Field(default_factory=list)
     rule_interval: str = Field(default="30s", pattern=_DURATION)
     grafana_url: str = "http://localhost:3000"
     docs_url: str = Field(
@@ -111,10 +186,26 @@ class MixinConfig(_M):
             raise ValueError('must be label matchers like job="volc-rtc"')
         return v
 
+    @model_validator(mode="after")
+    def _unique_overrides(self) -> MixinConfig:
+        ids = [o.app_id for o in self.overrides]
+        if len(ids) != len(set(ids)):
+            raise ValueError("overrides: each app_id at most once")
+        return self
+
     def sel(self, *matchers: str) -> str:
         """``{selector, matchers...}`` for a PromQL series selector."""
         parts = [m for m in (self.selector, *matchers) if m]
         return "{" + ", ".join(parts) + "}" if parts else ""
+
+    @property
+    def instance_labels(self) -> tuple[str, ...]:
+        """Labels that tell exporters (and clusters) apart; kept in every ``by (...)``."""
+        return ((self.cluster_label,) if self.cluster_label else ()) + ("job", "instance")
+
+    def by(self, *labels: str) -> str:
+        """``cluster, job, instance, <labels>`` for ``by (...)`` / ``on (...)``."""
+        return ", ".join((*self.instance_labels, *labels))
 
 
 def load_mixin_config(path: Path | None) -> MixinConfig:

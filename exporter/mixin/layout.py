@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from exporter.mixin.config import MixinConfig
 from exporter.mixin.dashboards import build_dashboards
 
-__all__ = ["draw_layout", "draw_layouts"]
+__all__ = ["draw_layout", "draw_layouts", "layout_pictures"]
 
 COL = 50  # pixels per grid column (24 columns)
 ROW = 30  # pixels per grid row
@@ -19,7 +19,14 @@ PAD = 16
 BG, PANEL, BORDER, TITLE, MUTED, ROWBAR = (
     "#111217", "#181b1f", "#2c3235", "#d8d9da", "#8e8e8e", "#22252b"
 )  # fmt: skip
-COLOURS = {"timeseries": "#73bf69", "stat": "#5794f2", "text": "#b877d9", "row": "#ff9830"}
+COLOURS = {
+    "timeseries": "#73bf69",
+    "stat": "#5794f2",
+    "bargauge": "#f2cc0c",
+    "table": "#8ab8ff",
+    "text": "#b877d9",
+    "row": "#ff9830",
+}
 
 
 def draw_layout(dash: dict[str, Any]) -> Image.Image:
@@ -46,8 +53,14 @@ def draw_layout(dash: dict[str, Any]) -> Image.Image:
         d.rectangle((x0, y0, x1, y1), fill=PANEL, outline=BORDER)
         d.rectangle((x0, y0, x0 + 4, y1), fill=COLOURS.get(kind, MUTED))
         d.text((x0 + 12, y0 + 8), p.get("title", ""), fill=TITLE, font=font)
-        unit = p.get("fieldConfig", {}).get("defaults", {}).get("unit", "")
-        d.text((x0 + 12, y0 + 28), f"{kind}  ·  unit {unit or '-'}", fill=MUTED, font=small)
+        defaults = p.get("fieldConfig", {}).get("defaults", {})
+        info = f"{kind}  ·  unit {defaults.get('unit') or '-'}"
+        steps = [s["value"] for s in defaults.get("thresholds", {}).get("steps", []) if s["value"]]
+        if steps:
+            info += "  ·  thresholds " + " / ".join(f"{v:g}" for v in steps)
+        if p.get("repeat"):
+            info += f"  ·  one per ${p['repeat']}"
+        d.text((x0 + 12, y0 + 28), info, fill=MUTED, font=small)
         y = y0 + 46
         for t in p.get("targets", []):
             expr = " ".join(t.get("expr", "").split())
@@ -59,11 +72,16 @@ def draw_layout(dash: dict[str, Any]) -> Image.Image:
     return img
 
 
+def layout_pictures(cfg: MixinConfig) -> dict[str, Image.Image]:
+    """uid -> layout picture (deterministic for a given Pillow version: the pinned one)."""
+    return {uid: draw_layout(dash) for uid, dash in build_dashboards(cfg).items()}
+
+
 def draw_layouts(cfg: MixinConfig, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for uid, dash in build_dashboards(cfg).items():
+    for uid, img in layout_pictures(cfg).items():
         path = out / f"{uid}.png"
-        draw_layout(dash).save(path, optimize=True)
+        img.save(path, optimize=True)
         paths.append(path)
     return paths

@@ -1,0 +1,68 @@
+"""Names shared by rules, dashboards and runbooks, and the alert-rule constructor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exporter.mixin.config import MixinConfig
+
+__all__ = [
+    "DATA_AGE",
+    "FAILURES",
+    "SOURCE_ACTIONS",
+    "USERS",
+    "alert",
+    "users_peak",
+    "worst_record",
+]
+
+# recording rules (their `by` also keeps cluster/job/instance, see MixinConfig.by)
+USERS = "app_id:volcengine_rtc_online_users:max"
+DATA_AGE = "source_app_id:volcengine_rtc_exporter_data_age_seconds:max"
+FAILURES = "source_action_reason:volcengine_rtc_exporter_api_request_failures:rate5m"
+
+# which vendor API actions each exporter source calls (failures are counted per action)
+SOURCE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "realtime_operation": ("ListRealTimeOperationData",),
+    "realtime_quality": ("ListRealTimeQuality",),
+    "quality_report": ("ListQuality",),
+    "operation_report": ("ListOperationData",),
+    "call_detail": ("ListCallDetail",),
+    "apps": ("ListApps",),
+    "realtime_breakdown": ("ListRealTimeQualityDistribution",),
+    "report_breakdown": ("ListQualityDistribution",),
+    "operation_breakdown": ("ListOperationDistribution",),
+    "rooms": ("ListRoomInfo", "GetRoomOnlineUsers", "ListUserInfo"),
+}
+
+
+def users_peak(cfg: MixinConfig) -> str:
+    """The traffic gate's series: each app's peak online users over ``gate_window``."""
+    return f"app_id:volcengine_rtc_online_users:max_over_time{cfg.gate_window}"
+
+
+def worst_record(family: str) -> str:
+    """The worst-segment recording rule of a live breakdown family."""
+    return f"app_id:{family}:worst"
+
+
+def alert(
+    cfg: MixinConfig,
+    name: str,
+    expr: str,
+    for_: str,
+    severity: str,
+    annotations: dict[str, str],
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An alerting rule; ``annotations`` needs summary, description and dashboard_url."""
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": for_,
+        "labels": {"severity": severity, **(labels or {})},
+        "annotations": {
+            **annotations,
+            "runbook_url": f"{cfg.docs_url}/runbooks.md#{name.lower()}",
+        },
+    }
