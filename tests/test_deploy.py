@@ -13,7 +13,7 @@ import yaml
 
 from exporter.mixin.config import MixinConfig
 from exporter.mixin.dashboards import DASHBOARDS
-from exporter.runtime import Runtime, action_rates
+from exporter.runtime import Runtime
 from exporter.targets import shard_of
 from tests.conftest import ROOT, FrozenClock, envelope, make_settings, need_binary
 
@@ -51,18 +51,15 @@ def test_shards_are_disjoint_and_complete(shards: int) -> None:
 
 @pytest.mark.parametrize("shards", [1, 2, 3, 4, 6])
 def test_shard_budgets_add_up_to_the_quota(shards: int) -> None:
-    kw = {
-        "rate_limit": {
-            "requests_per_second": 2.0,
-            "per_action": {"ListCallDetail": 10.0},
-            "headroom": 0.9,
-        }
-    }
+    from exporter.runtime import _limiters
+    from tests.conftest import FrozenClock
+
+    kw = {"rate_limit": {"headroom": 0.9, "requests_per_second": None}}
     total_default = total_detail = 0.0
     for i in range(1, shards + 1):
-        default, per_action = action_rates(make_settings(shard=f"{i}/{shards}", **kw))
-        total_default += default
-        total_detail += per_action["ListCallDetail"]
+        lims = _limiters(make_settings(shard=f"{i}/{shards}", **kw), FrozenClock(0))
+        total_default += lims["ListRealTimeQuality"].rate
+        total_detail += lims["ListCallDetail"].rate
     assert total_default == pytest.approx(2.0 * 0.9)
     assert total_detail == pytest.approx(10.0 * 0.9)
 

@@ -17,7 +17,7 @@ from grafana_foundation_sdk.models import units
 from PIL import Image, ImageChops
 
 from exporter.collectors import all_specs
-from exporter.metrics import HEALTH_SPECS
+from exporter.health import HEALTH
 from exporter.mixin.cli import main as mixin_main
 from exporter.mixin.config import MixinConfig
 from exporter.mixin.dashboards import DASHBOARDS, build_dashboards
@@ -31,8 +31,7 @@ from tests.conftest import ROOT, need_binary
 RULES = ROOT / RULES_PATH
 MIXIN = ROOT / "exporter" / "mixin"
 
-# families of the metrics contract that the exporter on this branch does not serve yet; they
-# arrive with the core changes (breakdowns, rooms, quota planner, reload)
+# families of the metrics contract that no source serves yet (the diagnosis sources)
 PENDING = {
     *(f"volcengine_rtc_breakdown_{v.metric}" for v in quality_views()),
     *(f"volcengine_rtc_report_breakdown_{v.metric}" for v in quality_views()),
@@ -41,24 +40,11 @@ PENDING = {
     "volcengine_rtc_room_active_users",
     "volcengine_rtc_room_online_users",
     "volcengine_rtc_client_info",
-    "volcengine_rtc_exporter_source_interval_seconds",
-    "volcengine_rtc_exporter_source_runs_skipped_total",
-    "volcengine_rtc_exporter_quota_remaining",
-    "volcengine_rtc_exporter_points_skipped_total",
-    "volcengine_rtc_exporter_config_last_reload_successful",
-    "volcengine_rtc_exporter_config_last_reload_success_timestamp_seconds",
-}
-TELEMETRY = {
-    "volcengine_rtc_exporter_api_requests_total",
-    "volcengine_rtc_exporter_api_request_failures_total",
-    "volcengine_rtc_exporter_api_request_duration_seconds",
-    "volcengine_rtc_exporter_unknown_unit_total",
-    "volcengine_rtc_exporter_series_dropped_total",
-}
+} - {spec.name for _, spec in all_specs()}
 
 
 def served_families() -> set[str]:
-    return {spec.name for _, spec in all_specs()} | set(HEALTH_SPECS.values()) | TELEMETRY
+    return {spec.name for _, spec in all_specs()} | {h.name for h in HEALTH.values()}
 
 
 # -- generated files --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The quality indicators as the mixin sees them: one row per quality family, derived from the
-exporter's own table (``exporter.collectors.quality.INDICATORS``) plus what only the mixin needs
+exporter's own table (``exporter.collectors.quality.ROWS``) plus what only the mixin needs
 (titles, which direction is worse, the ``threshold`` label each medium is judged on, the alert
 thresholds to draw).
 
@@ -38,9 +38,14 @@ class IndicatorRow:
 
 def indicator_rows() -> list[IndicatorRow]:
     """The exporter's quality table, read here and nowhere else in the mixin."""
-    from exporter.collectors.quality import INDICATORS
+    from exporter.collectors.quality import ROWS
 
-    return [IndicatorRow(r.metric, r.what, r.media, r.threshold) for r in INDICATORS.values()]
+    return [
+        IndicatorRow(
+            r.metric, r.what, "media" in r.label_names, "threshold" in r.label_names
+        )
+        for r in ROWS
+    ]
 
 
 @dataclass(frozen=True)
