@@ -4,6 +4,7 @@ The tree::
 
     ExporterError
     ├── ConfigError                 bad configuration (exit status 2)
+    ├── ListenError                 the HTTP server cannot listen (port in use, ...; exit 2)
     └── ApiError                    a vendor API call failed; ``reason`` is one of REASONS
         ├── ApiThrottledError       reason="throttled"  HTTP 429 / FlowLimitExceeded*
         ├── ApiAuthError            reason="auth"       bad key or signature, clock skew, no policy
@@ -33,6 +34,7 @@ __all__ = [
     "ApiTimeoutError",
     "ConfigError",
     "ExporterError",
+    "ListenError",
 ]
 
 
@@ -42,6 +44,10 @@ class ExporterError(Exception):
 
 class ConfigError(ExporterError):
     """The configuration is invalid; the message names the key and the problem."""
+
+
+class ListenError(ExporterError):
+    """The HTTP server cannot listen: port in use, no permission, host does not resolve."""
 
 
 class ApiError(ExporterError):
