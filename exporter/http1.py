@@ -92,29 +92,31 @@ class Request:
         return self.version == "HTTP/1.1" and "close" not in tokens
 
 
-def serve_one(conn: Conn, app: WSGIApp, web_config: WebConfig | None, limits: ServerLimits) -> bool:
-    """Serve one request on ``conn``; True if the connection may be kept for another."""
+def serve_one(
+    conn: Conn, app: WSGIApp, web_config: WebConfig | None, limits: ServerLimits
+) -> tuple[bool, bool]:
+    """Serve one request on ``conn``: (a request was answered, the connection may be kept)."""
     deadline = time.monotonic() + limits.read_timeout
     tls = web_config is not None and web_config.tls_enabled
     if tls and not conn.tls_done and not _handshake(conn, web_config, deadline):
-        return False
+        return False, False
     try:
         req = read_request(conn, limits, deadline)
     except HttpError as exc:
         send_error(conn, exc.status, limits.write_timeout)
-        return False
+        return True, False
     except (TimeoutError, OSError):  # includes ssl.SSLError: the client is slow or gone
-        return False
+        return False, False
     if req is None:
-        return False
+        return False, False
     writer = _Writer(conn.sock, limits.write_timeout)
     handler = _Handler(io.BytesIO(req.body), writer, environ(conn, req, tls), req)
     handler.run(app)
     try:
         writer.flush()
     except OSError:
-        return False
-    return handler.completed and handler.keep_alive
+        return True, False
+    return True, handler.completed and handler.keep_alive
 
 
 def _handshake(conn: Conn, web_config: WebConfig | None, deadline: float) -> bool:

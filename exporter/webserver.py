@@ -293,12 +293,13 @@ class HttpServer:
                 self._close(conn)
                 continue
             try:
-                keep = serve_one(conn, self._app, self._web_config, self.limits)
+                answered, keep = serve_one(conn, self._app, self._web_config, self.limits)
             except Exception:
                 log.exception("http: error serving a connection")
-                keep = False
-            with self._open_lock:
-                self.counters["requests"] += 1
+                answered, keep = False, False
+            if answered:
+                with self._open_lock:
+                    self.counters["requests"] += 1
             if keep and not self._stopping.is_set():
                 self._back.put(conn)
                 self._wake()

@@ -52,8 +52,7 @@ def test_keep_alive_serves_requests_on_one_connection(server: HttpServer) -> Non
     with httpx.Client() as client:
         texts = [client.get(server.url + f"/r{i}").text for i in range(5)]
     assert texts == [f"hello /r{i}" for i in range(5)]
-    assert server.counters["accepted"] == 1
-    assert server.counters["requests"] == 5
+    assert server.counters["accepted"] == 1  # one connection for all five
 
 
 def test_pipelined_requests_answered_in_order(server: HttpServer) -> None:
