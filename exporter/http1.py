@@ -129,6 +129,7 @@ def _handshake(conn: Conn, web_config: WebConfig | None, deadline: float) -> boo
         if first != b"\x16":  # not a TLS handshake record
             if first.isalpha():
                 conn.sock.sendall(_PLAIN_ON_TLS)
+                _linger(conn.sock)
             return False
         ssock = server_tls.context.wrap_socket(
             conn.sock, server_side=True, do_handshake_on_connect=False
@@ -144,6 +145,19 @@ def _handshake(conn: Conn, web_config: WebConfig | None, deadline: float) -> boo
         return False
     conn.tls_done = True
     return True
+
+
+def _linger(sock: socket.socket) -> None:
+    """Read what the client sent before closing, so that it gets our answer, not a reset."""
+    deadline = time.monotonic() + 1.0
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        for _ in range(16):
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            if not sock.recv(_SEND_CHUNK):
+                return
+    except OSError:
+        pass
 
 
 def read_request(conn: Conn, limits: ServerLimits, deadline: float) -> Request | None:
@@ -247,7 +261,8 @@ def send_error(conn: Conn, status: str, timeout: float) -> None:
         conn.sock.settimeout(timeout)
         conn.sock.sendall(head.encode("latin-1") + body)
     except OSError:
-        pass
+        return
+    _linger(conn.sock)
 
 
 class _Writer:
