@@ -325,7 +325,10 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(pki: PKI, tmp_path: Path, s
         api = f"http://127.0.0.1:{port}/api/v1"
 
         def health() -> dict[str, str]:
-            targets = httpx.get(f"{api}/targets").json()["data"]["activeTargets"]
+            r = httpx.get(f"{api}/targets")
+            if r.status_code != 200:  # still starting
+                return {}
+            targets = r.json()["data"]["activeTargets"]
             return {t["labels"]["job"]: t["health"] for t in targets}
 
         wait_for(lambda: health() == {"tls": "up", "noauth": "down"}, 60, "scrapes over TLS")
