@@ -42,8 +42,9 @@ $(TOOLS)/bin/checkov:
 
 test: lint mypy tools unit  ## everything CI runs
 
-bench: install  ## scrape cost and memory against app count (figures and ratios)
+bench: install  ## scrape cost and memory against app count; HTTP load (figures and ratios)
 	$(BIN)/python benchmarks/bench_scrape.py
+	$(BIN)/python benchmarks/bench_load.py
 
 mixin: install-test  ## regenerate dashboards, rules, routing, runbooks and layout pictures
 	$(BIN)/volc-rtc-exporter mixin --png
