@@ -152,6 +152,10 @@ class HttpServer:
         with self._open_lock:
             return len(self._open)
 
+    def idle_connections(self) -> int:
+        """Connections waiting for a request (watched by the reactor, not by a worker)."""
+        return len(self._idle)
+
     def shutdown(self, timeout: float = 1.0) -> None:
         """Stop accepting, close every connection, wait up to ``timeout`` for the threads."""
         if self._stopping.is_set():

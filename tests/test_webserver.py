@@ -15,6 +15,7 @@ from exporter.errors import ListenError
 from exporter.runtime import Runtime
 from exporter.webserver import HttpServer, ServerLimits, serve
 from tests.conftest import GOLDEN_TIME, FrozenClock, fixture_transport, golden_settings
+from tests.procs import wait_for
 
 
 def hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -150,6 +151,8 @@ def test_idle_connections_expire_on_the_injected_clock() -> None:
         kept = socket.create_connection(s.address, timeout=10)
         kept.sendall(b"GET /k HTTP/1.1\r\nHost: x\r\n\r\n")
         assert kept.recv(65536).endswith(b"hello /k")
+        # both accepted and back with the reactor before the clock moves
+        wait_for(lambda: s.idle_connections() == 2, 10, "two idle connections")
         # a new connection gets read_timeout for its request, a kept-alive one idle_timeout
         clock.t += 6
         s._wake()

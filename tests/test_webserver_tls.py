@@ -207,7 +207,9 @@ def test_mtls_requires_a_certificate_from_the_client_ca(pki: PKI, tmp_path: Path
     s, _ = start({"tls_server_config": tls})
     assert httpx.get(s.url + "/", verify=client_context(pki, good)).status_code == 200
     for who in (None, stranger):
-        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+        with pytest.raises(
+            (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+        ):
             httpx.get(s.url + "/", verify=client_context(pki, who))
 
 
@@ -224,7 +226,9 @@ def test_client_allowed_sans(pki: PKI, start: Any) -> None:
     }
     s, _ = start({"tls_server_config": tls})
     assert httpx.get(s.url + "/", verify=client_context(pki, allowed)).status_code == 200
-    with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+    with pytest.raises(
+        (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+    ):
         httpx.get(s.url + "/", verify=client_context(pki, other))
 
 
