@@ -130,13 +130,17 @@ class WebConfigMiddleware:
         self._cache = CredentialCache()
         self._bcrypt_lock = threading.Lock()
         self._checkpw = checkpw
+        self._last_error: str | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             cfg = self._config.current()
         except ConfigError as exc:
-            log.error("web config: cannot use the file, answering 500 error=%s", exc)
+            if str(exc) != self._last_error:  # once per problem, not once per request
+                self._last_error = str(exc)
+                log.error("web config: cannot use the file, answering 500 error=%s", exc)
             return _plain(start_response, "500 Internal Server Error", [])
+        self._last_error = None
         if self._limiter is not None and not self._limiter.allow():
             return _plain(start_response, "429 Too Many Requests", [])
         extra = list(cfg.http_server_config.headers.items())

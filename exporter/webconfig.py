@@ -284,7 +284,10 @@ class WebConfig:
         self._tls_sig: object = None
         self._tls_error_sig: object = None
         if self._tls_enabled:
-            self._tls = build_server_tls(self._cfg.tls_server_config)
+            try:
+                self._tls = build_server_tls(self._cfg.tls_server_config)
+            except ConfigError as exc:
+                raise ConfigError(f"web config file {path}: {exc}") from None
             self._tls_sig = self._tls_signature(self._cfg)
 
     @classmethod

@@ -179,8 +179,10 @@ def test_certificate_problems_are_config_errors(tmp_path: Path) -> None:
         ),  # fmt: skip
     ]
     for tls, problem in cases:
-        with pytest.raises(ConfigError, match=problem):
-            WebConfig.load(write(tmp_path, {"tls_server_config": tls}))
+        path = write(tmp_path, {"tls_server_config": tls})
+        with pytest.raises(ConfigError, match=problem) as err:
+            WebConfig.load(path)
+        assert str(err.value).startswith(f"web config file {path}: tls_server_config")
 
 
 def test_encrypted_key_is_refused_not_prompted(tmp_path: Path) -> None:
@@ -332,3 +334,15 @@ def test_configured_headers_do_not_override_the_apps(tmp_path: Path) -> None:
 
     assert _call(WebConfigMiddleware(inner, cfg), None)[1]["Content-Security-Policy"] == "default-src 'none'"  # fmt: skip
     assert _call(WebConfigMiddleware(csp_app, cfg), None)[1]["Content-Security-Policy"] == "app's own"  # fmt: skip
+
+
+def test_a_broken_file_answers_500_and_is_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    path = write(tmp_path, {"basic_auth_users": {"alice": HASH}})
+    mw = WebConfigMiddleware(inner, WebConfig.load(path))
+    path.write_text("basic_auth_users: {alice: not-a-hash-but-a-secret}\n")
+    assert [_call(mw, ("alice", "pw"))[0] for _ in range(3)] == ["500 Internal Server Error"] * 3
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "user 'alice'" in errors[0].getMessage()
+    assert "not-a-hash-but-a-secret" not in caplog.text
+    write(tmp_path, {"basic_auth_users": {"alice": HASH, "bob": HASH}})
+    assert _call(mw, ("alice", "pw"))[0] == "200 OK"
