@@ -41,7 +41,38 @@ AK, SK = "AKLTbench", "bench-secret"
 # -- the child: the exporter -------------------------------------------------------------------
 
 
-def child(apps: int, watched: int, mode: str, server_kind: str) -> None:
+class Coalesce:
+    """Prototype for ``--coalesce``: scrapes arriving while /metrics is being rendered share
+    that rendering instead of queueing for their own (same query, Accept, Accept-Encoding)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.lock, self.inflight = app, threading.Lock(), {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != "/metrics":
+            return self.app(environ, start_response)
+        key = tuple(environ.get(k, "") for k in ("QUERY_STRING", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING"))  # fmt: skip
+        with self.lock:
+            slot = self.inflight.get(key)
+            leader = slot is None
+            if slot is None:
+                slot = self.inflight[key] = {"done": threading.Event()}
+        if leader:
+            got: dict[str, Any] = {}
+            try:
+                body = b"".join(self.app(environ, lambda s, h, e=None: got.update(s=s, h=h)))
+                slot.update(status=got["s"], headers=got["h"], body=body)
+            finally:
+                with self.lock:
+                    del self.inflight[key]
+                slot["done"].set()
+        else:
+            slot["done"].wait()
+        start_response(slot["status"], slot["headers"])
+        return [slot["body"]]
+
+
+def child(apps: int, watched: int, mode: str, server_kind: str, coalesce: bool) -> None:
     """The exporter, talking HTTP to the simulator in a process of its own (as to the vendor)."""
     import tempfile
 
@@ -85,7 +116,7 @@ def child(apps: int, watched: int, mode: str, server_kind: str) -> None:
     else:
         from exporter.webserver import serve
 
-        server = serve(rt.app, "127.0.0.1", 0)
+        server = serve(Coalesce(rt.app) if coalesce else rt.app, "127.0.0.1", 0)
         if rt.scheduler is not None:
             rt.scheduler.start()
         host, port = server.address
@@ -250,7 +281,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> list[tuple[str, dict[str, A
     assert proc.stdout is not None and proc.stdin is not None
     info = json.loads(proc.stdout.readline())
     port, pid = info["port"], info["pid"]
-    print(f"# {mode} mode, {info['series']} series, server={args.server}", flush=True)
+    extra = " (coalesced renders)" if args.coalesce else ""
+    print(f"# {mode} mode, {info['series']} series, server={args.server}{extra}", flush=True)
     rows = []
     try:
         lone = phase(pid, port, 1, args.lone_seconds, 0.0)
@@ -279,10 +311,11 @@ def main() -> None:
     p.add_argument("--idle", type=int, default=1000)
     p.add_argument("--idle-seconds", type=float, default=20.0)
     p.add_argument("--server", choices=["new", "old"], default="new")
+    p.add_argument("--coalesce", action="store_true", help="prototype: share one /metrics rendering between concurrent scrapes")  # fmt: skip
     args = p.parse_args()
     if args.child:
         sys.path.insert(0, str(ROOT))
-        child(args.apps, args.watched, args.child, args.server)
+        child(args.apps, args.watched, args.child, args.server, args.coalesce)
         return
     header = f"{'mode':<7} {'phase':<16} {'scrapes':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/lone':>8} {'errors':>6} {'threads':>7} {'RSS MiB':>7} {'overflows':>9}"  # fmt: skip
     results = [(m, run_mode(m, args)) for m in args.modes]
