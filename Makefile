@@ -54,6 +54,7 @@ test: lint mypy tools unit  ## everything CI runs
 
 bench: install-test  ## quota, scrape, memory and load figures as ratios (docs/performance.md)
 	$(BIN)/python benchmarks/bench_scrape.py
+	$(BIN)/python benchmarks/bench_load.py
 
 mixin: install-test  ## regenerate dashboards, rules, routing, runbooks and layout pictures
 	$(BIN)/volc-rtc-exporter mixin --png

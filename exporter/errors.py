@@ -4,7 +4,7 @@ The tree::
 
     ExporterError
     ├── ConfigError                 bad configuration (exit status 2)
-    ├── ListenError                 cannot listen on the address (exit status 2)
+    ├── ListenError                 the HTTP server cannot listen (port in use, ...; exit 2)
     └── ApiError                    a vendor API call failed; ``reason`` is one of REASONS
         ├── ApiThrottledError       reason="throttled"  HTTP 429 / FlowLimitExceeded*
         ├── ApiAuthError            reason="auth"       bad key or signature, clock skew, no policy
@@ -33,8 +33,8 @@ __all__ = [
     "ApiThrottledError",
     "ApiTimeoutError",
     "ConfigError",
-    "ListenError",
     "ExporterError",
+    "ListenError",
 ]
 
 
@@ -47,7 +47,7 @@ class ConfigError(ExporterError):
 
 
 class ListenError(ExporterError):
-    """The HTTP server cannot listen: port in use, no permission, unknown host."""
+    """The HTTP server cannot listen: port in use, no permission, host does not resolve."""
 
 
 class ApiError(ExporterError):
