@@ -198,6 +198,15 @@ def main(argv: list[str] | None = None) -> int:
         if simulator is not None:
             simulator.stop()
         return _error(f"invalid configuration: {exc}")
+    if settings.web.config_file is not None:
+        from exporter.webconfig import WebConfig
+
+        try:
+            WebConfig.load(settings.web.config_file)  # validated now: a bad file exits 2
+        except ConfigError as exc:
+            if simulator is not None:
+                simulator.stop()
+            return _error(f"invalid web configuration: {exc}")
     if args.config_check:
         return _check(settings)
     try:

@@ -37,6 +37,7 @@ from exporter.settings import Settings
 from exporter.targets import Targets
 from exporter.telemetry import Telemetry
 from exporter.types import Clock, SystemClock
+from exporter.webserver import HttpServer
 
 __all__ = ["Engine", "Runtime", "quotas_for"]
 
@@ -143,7 +144,7 @@ class Runtime:
             LiveCollector(lambda: self.engine.limiters, actions(), self.reload_status)
         )
         self.app = ExporterApp(self, Exposition(self.collector, self.live))
-        self.server: Any = None
+        self.server: HttpServer | None = None
         self._started = False
 
     @classmethod
@@ -238,25 +239,21 @@ class Runtime:
         return address
 
     def serve(self) -> tuple[str, int]:
-        """Listen on ``web.listen_address``; returns the bound host and port."""
-        from exporter.errors import ListenError
+        """Listen on ``web.listen_address`` (with ``web.config_file``: TLS, basic auth);
+        returns the bound host and port. ListenError or ConfigError when it cannot."""
         from exporter.settings import parse_listen_address
+        from exporter.webconfig import WebConfig
         from exporter.webserver import serve
 
+        path = self.settings.web.config_file
+        web_config = WebConfig.load(path) if path is not None else None
         host, port = parse_listen_address(self.settings.web.listen_address)
-        try:
-            self.server = serve(self.app, host, port)
-        except OSError as exc:
-            raise ListenError(
-                f"cannot listen on {self.settings.web.listen_address}: {exc.strerror or exc}"
-            ) from None
-        bound = self.server.server_address
-        return str(bound[0]), int(bound[1])
+        self.server = serve(self.app, host, port, web_config=web_config)
+        return self.server.address
 
     def shutdown_server(self) -> None:
         if self.server is not None:
             self.server.shutdown()
-            self.server.server_close()
             self.server = None
 
     def reload(self, settings: Settings) -> None:

@@ -41,9 +41,7 @@ def indicator_rows() -> list[IndicatorRow]:
     from exporter.collectors.quality import ROWS
 
     return [
-        IndicatorRow(
-            r.metric, r.what, "media" in r.label_names, "threshold" in r.label_names
-        )
+        IndicatorRow(r.metric, r.what, "media" in r.label_names, "threshold" in r.label_names)
         for r in ROWS
     ]
 
