@@ -5,14 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import httpx
 import pytest
 
 from exporter.collectors.call_detail import ROWS as CLIENT_ROWS
 from exporter.collectors.rooms import RoomsSnapshot, select_watch, series_per_user
 from exporter.errors import ApiAuthError, ApiClientError, ApiSchemaError, ApiServerError
+from exporter.runtime import Runtime
 from exporter.targets import Targets
 from exporter.types import AppTarget, WatchRoom
-from tests.conftest import make_settings
+from tests.conftest import (
+    GOLDEN_APP,
+    GOLDEN_TIME,
+    FrozenClock,
+    envelope,
+    fixture_transport,
+    golden_settings,
+    make_settings,
+)
 from tests.fakes import TZ, T, by_name, find, make_source, ts
 
 APP = AppTarget("app1")
@@ -323,3 +333,40 @@ def test_snapshot_type_and_families() -> None:
     assert [s.name for s in src.specs] == [ACTIVE, ONLINE, INFO]
     assert src.specs[2].labels == ("app_id", "room_id", "user_id", "os", "network",
                                    "sdk_version", "device_type")  # fmt: skip
+
+
+# -- in the running exporter -------------------------------------------------------------------
+
+
+def test_in_the_exporter_a_refused_user_info_costs_client_info_only() -> None:
+    def refused(request: httpx.Request) -> httpx.Response:
+        error = {
+            "Code": "AccessDenied",
+            "Message": "User is not authorized to perform ListUserInfo",
+        }
+        return httpx.Response(403, content=envelope(error=error))
+
+    transport, calls = fixture_transport({"ListUserInfo": refused})
+    rt = Runtime.build(golden_settings(), transport=transport, clock=FrozenClock(GOLDEN_TIME))
+    try:
+        assert rt.refresher.plan.sources["call_detail"].calls == {"ListCallDetail": 1}
+        for name in ("rooms", "call_detail"):
+            rt.refresher.refresh(name)
+        get = rt.registry.get_sample_value
+        up = {"app_id": GOLDEN_APP}
+        assert get("volcengine_rtc_exporter_source_up", up | {"source": "rooms"}) == 1.0
+        assert get("volcengine_rtc_exporter_source_up", up | {"source": "call_detail"}) == 1.0
+        failures = {"action": "ListUserInfo", "reason": "auth"}
+        assert get("volcengine_rtc_exporter_api_request_failures_total", failures) == 1.0
+        assert get(ACTIVE, up | {"room_id": "room-1"}) == 3.0
+        assert not [s for m in rt.registry.collect() if m.name == INFO for s in m.samples]
+        # the fixture's busiest rooms (room-1, room-3) with alice, bob, carol joined the watch
+        [target] = rt.targets.current()
+        assert target.watch == (
+            WatchRoom("room-1", ("alice", "bob", "carol")),
+            WatchRoom("room-3", ("alice", "bob", "carol")),
+        )
+        assert rt.refresher.plan.sources["call_detail"].calls == {"ListCallDetail": 2}
+        assert calls.count("ListCallDetail") == 2
+    finally:
+        rt.stop()
