@@ -56,6 +56,7 @@ __all__ = [
     "RealtimeBreakdownSource",
     "SeriesBudget",
     "complete_days",
+    "max_series_field",
     "segments",
 ]
 
