@@ -62,6 +62,10 @@ class FakeClient:
     def actions(self) -> list[str]:
         return [a for a, _ in self.calls]
 
+    def params_of(self, action: str) -> list[dict[str, Any]]:
+        """The parameters of every call of ``action``, in order."""
+        return [p for a, p in self.calls if a == action]
+
     def query_indicators(
         self, action: str, app_id: str, start: dt.datetime, end: dt.datetime,
         indicators: list[str], **extra: str,

@@ -150,6 +150,19 @@ def test_pages_until_the_total_is_seen_and_looks_back_in_24h_windows() -> None:
     assert snap.candidates == ()  # none of them exists any more
 
 
+def test_a_full_page_with_unreadable_entries_is_still_full() -> None:
+    def pages(params: dict[str, Any]) -> dict[str, Any]:
+        if params["PageNum"] == 1:
+            return {"Total": 101, "RoomList": [room(f"r{i}", i) for i in range(99)] + [None]}
+        return {"Total": 101, "RoomList": [room("last", 500)]}
+
+    src, client = make_source("rooms", world(ListRoomInfo=pages, GetRoomOnlineUsers=online({})))
+    snap = src.fetch(APP, T)
+    assert [p["PageNum"] for p in client.params_of("ListRoomInfo")] == [1, 2]
+    assert client.params_of("GetRoomOnlineUsers")[0]["RoomId"] == "last"
+    assert snap.skipped == {"malformed": 1}
+
+
 def test_max_pages_bounds_the_calls() -> None:
     full = lambda p: {
         "Total": 10_000,
@@ -214,6 +227,20 @@ def test_client_info_takes_the_newest_call_when_none_is_running_and_ignores_othe
 
 
 # -- degraded operation ------------------------------------------------------------------------
+
+
+def test_user_info_refused_for_one_room_still_describes_the_others() -> None:
+    def answer(params: dict[str, Any]) -> dict[str, Any]:
+        if params["RoomId"] == "weird":
+            raise ApiClientError("IllegalRoomID", action="ListUserInfo")
+        return user_info(params)
+
+    watched = AppTarget("app1", (WatchRoom("weird", tuple(f"w{i}" for i in range(15))),
+                                 WatchRoom("conf", ("carol",))))  # fmt: skip
+    src, client = make_source("rooms", world(ListUserInfo=answer))
+    snap = src.fetch(watched, T)
+    assert [p["RoomId"] for p in client.params_of("ListUserInfo")] == ["weird", "conf"]
+    assert [dict(s.labels)["user_id"] for s in find(snap, INFO)] == ["carol"]
 
 
 @pytest.mark.parametrize("error", [ApiAuthError, ApiClientError, ApiSchemaError])

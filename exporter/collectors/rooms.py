@@ -270,8 +270,7 @@ class RoomsSource(Source[RoomsSettings]):
                     old = best.get(room.room_id)
                     if not room.finished and (old is None or _users(room) > _users(old)):
                         best[room.room_id] = room
-                seen = (page - 1) * PAGE_SIZE + len(got.rooms) + sum(got.skipped.values())
-                if len(got.rooms) < PAGE_SIZE or (got.total is not None and seen >= got.total):
+                if _last_page(page, len(got.rooms) + sum(got.skipped.values()), got.total):
                     break
             else:
                 log.warning("more rooms than max_pages; the rest are not considered",
@@ -292,7 +291,7 @@ class RoomsSource(Source[RoomsSettings]):
                     partial(self._user_info, app.app_id, (start, end), watch, chunk, snap),
                 )
                 if found is None:
-                    return  # refused: the same for every room
+                    break  # refused: no more calls for this room
                 for user, info in found.items():
                     labels = (
                         ("app_id", app.app_id), ("room_id", watch.room_id), ("user_id", user),
@@ -321,10 +320,14 @@ class RoomsSource(Source[RoomsSettings]):
                 old = best.get(info.user_id)
                 if info.user_id in wanted and (old is None or _rank(info) > _rank(old)):
                     best[info.user_id] = info
-            seen = (page - 1) * PAGE_SIZE + len(got.users) + sum(got.skipped.values())
-            if len(got.users) < PAGE_SIZE or (got.total is not None and seen >= got.total):
+            if _last_page(page, len(got.users) + sum(got.skipped.values()), got.total):
                 break
         return best
+
+
+def _last_page(page: int, entries: int, total: int | None) -> bool:
+    """A short page, or every entry of ``Total`` seen (readable or not)."""
+    return entries < PAGE_SIZE or (total is not None and (page - 1) * PAGE_SIZE + entries >= total)
 
 
 def _users(room: Room) -> int:
