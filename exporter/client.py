@@ -40,19 +40,30 @@ from exporter.models import (
     AppsPage,
     CallDetailResult,
     IndicatorsResult,
+    OnlineUsers,
+    RoomPage,
+    SegmentsResult,
+    UserInfoPage,
     parse_apps,
     parse_call_detail,
     parse_indicators,
+    parse_online_users,
+    parse_operation_distribution,
+    parse_room_info,
+    parse_user_info,
     sanitize,
 )
 from exporter.signing import VolcAuth, encode
 from exporter.telemetry import Telemetry
 
-__all__ = ["MAX_CALL_DETAIL_USERS", "VolcClient", "classify", "format_time"]
+__all__ = ["MAX_CALL_DETAIL_USERS", "MAX_USER_INFO_USERS", "VolcClient", "classify", "format_time"]
 
 log = get_logger(__name__)
 
 MAX_CALL_DETAIL_USERS = 20
+MAX_USER_INFO_USERS = 10
+# actions missing from older versions: sent with the newest version that has them
+_SINCE = {"GetRoomOnlineUsers": ("2023-08-01", "2023-11-01")}
 MAX_MESSAGE = 200  # characters of a vendor error message kept
 T = TypeVar("T")
 
@@ -198,6 +209,47 @@ class VolcClient:
         action = "ListCallDetail"
         return self._call(action, lambda r: parse_call_detail(r, action), query=query)
 
+    def operation_distribution(
+        self, app_id: str, start: dt.datetime, end: dt.datetime, dimension: str
+    ) -> SegmentsResult:
+        """ListOperationDistribution: users (``user_count``) by Province or Country."""
+        action = "ListOperationDistribution"
+        body = _window(app_id, start, end) | {"Indicator": "user_count", "Dimension": dimension}
+        return self._call(action, lambda r: parse_operation_distribution(r, action), body=body)
+
+    def list_room_info(
+        self, app_id: str, start: dt.datetime, end: dt.datetime, *, page: int, page_size: int
+    ) -> RoomPage:
+        """ListRoomInfo: one page of the rooms (calls) created in the window."""
+        query = _query(app_id, start, end) + [("PageNum", str(page)), ("PageSize", str(page_size))]
+        action = "ListRoomInfo"
+        return self._call(action, lambda r: parse_room_info(r, action), query=query)
+
+    def get_room_online_users(self, app_id: str, room_id: str) -> OnlineUsers:
+        """GetRoomOnlineUsers: who is in the room now (user ids only)."""
+        action = "GetRoomOnlineUsers"
+        query = [("AppId", app_id), ("RoomId", room_id)]
+        return self._call(action, lambda r: parse_online_users(r, action), query=query)
+
+    def list_user_info(
+        self,
+        app_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        room_id: str,
+        user_ids: Sequence[str],
+        *,
+        page: int = 1,
+        page_size: int = 100,
+    ) -> UserInfoPage:
+        """ListUserInfo: device details of at most 10 users of one room."""
+        if not 1 <= len(user_ids) <= MAX_USER_INFO_USERS:
+            raise ValueError(f"ListUserInfo takes 1..{MAX_USER_INFO_USERS} user ids")
+        query = _query(app_id, start, end) + [("RoomId", room_id), ("UserId", ",".join(user_ids))]
+        query += [("PageNum", str(page)), ("PageSize", str(page_size))]
+        action = "ListUserInfo"
+        return self._call(action, lambda r: parse_user_info(r, action, self._tz), query=query)
+
     def list_apps(self, *, limit: int = 100, offset: int = 0) -> AppsPage:
         body = {"Limit": str(limit), "Offset": str(offset)}
         return self._call("ListApps", lambda r: parse_apps(r, "ListApps"), body=body)
@@ -249,7 +301,11 @@ class VolcClient:
         query: list[tuple[str, str]] | None,
         trace: Callable[[str, object], None],
     ) -> dict[str, Any]:
-        params = [("Action", action), ("Version", self._version), *(query or [])]
+        version = self._version
+        since, newest = _SINCE.get(action, ("", ""))
+        if version < since:
+            version = newest
+        params = [("Action", action), ("Version", version), *(query or [])]
         url = "/?" + "&".join(f"{encode(k)}={encode(v)}" for k, v in params)
         started = self._monotonic()
         deadline = started + self._timeout
@@ -343,3 +399,7 @@ class VolcClient:
 
 def _window(app_id: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     return {"AppId": app_id, "StartTime": format_time(start), "EndTime": format_time(end)}
+
+
+def _query(app_id: str, start: dt.datetime, end: dt.datetime) -> list[tuple[str, str]]:
+    return [(k, str(v)) for k, v in _window(app_id, start, end).items()]

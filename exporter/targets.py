@@ -33,6 +33,11 @@ class Targets:
         self._names = {app.app_id: app.name for app in settings.apps or []}
         self._discovered: dict[str, tuple[str, str]] | None = None
         self._auto: dict[str, tuple[WatchRoom, ...]] = {}
+        call_detail = settings.source("call_detail")
+        # the series cap the whole watch list shares (0: nobody reads a watch list)
+        self.client_series_cap = (
+            int(getattr(call_detail, "max_client_series", 0)) if call_detail.enabled else 0
+        )
         self.version = 0  # bumped whenever current() may change
 
     def _mine(self, app_id: str) -> bool:
@@ -61,6 +66,13 @@ class Targets:
             if self._auto.get(app_id, ()) != rooms:
                 self._auto[app_id] = rooms
                 self.version += 1
+
+    def configured_watch(self, app_id: str) -> tuple[WatchRoom, ...]:
+        """The rooms and users configured for ``app_id`` (always watched)."""
+        app = self._configured.get(app_id)
+        return tuple(
+            WatchRoom(w.room_id, tuple(w.user_ids)) for w in (app.call_detail if app else [])
+        )
 
     def _watch(self, app_id: str) -> tuple[WatchRoom, ...]:
         rooms: dict[str, list[str]] = {}

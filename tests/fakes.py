@@ -11,16 +11,25 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from exporter.client import MAX_CALL_DETAIL_USERS
+from exporter.client import MAX_CALL_DETAIL_USERS, MAX_USER_INFO_USERS
 from exporter.collectors import source_class
 from exporter.collectors.base import Source
+from exporter.errors import ApiError
 from exporter.models import (
     AppsPage,
     CallDetailResult,
     IndicatorsResult,
+    OnlineUsers,
+    RoomPage,
+    SegmentsResult,
+    UserInfoPage,
     parse_apps,
     parse_call_detail,
     parse_indicators,
+    parse_online_users,
+    parse_operation_distribution,
+    parse_room_info,
+    parse_user_info,
     sanitize,
 )
 from exporter.types import Sample, Snapshot
@@ -29,6 +38,8 @@ TZ = dt.timezone(dt.timedelta(hours=8))
 T = 1704196800.0  # 2024-01-02T12:00:00Z = 20:00+08:00
 
 Payload = Callable[[dict[str, Any]], dict[str, Any]]
+# an answer: a payload function, or an ApiError the fake raises (a refused or failed call)
+Answer = Payload | ApiError
 
 
 def ts(offset: float) -> str:
@@ -37,13 +48,23 @@ def ts(offset: float) -> str:
 
 
 class FakeClient:
-    def __init__(self, answers: dict[str, Payload]) -> None:
+    def __init__(self, answers: dict[str, Answer]) -> None:
         self.answers = answers
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def _answer(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         self.calls.append((action, params))
-        return sanitize(self.answers[action](params))  # type: ignore[no-any-return]
+        answer = self.answers[action]
+        if isinstance(answer, ApiError):
+            raise answer
+        return sanitize(answer(params))  # type: ignore[no-any-return]
+
+    def actions(self) -> list[str]:
+        return [a for a, _ in self.calls]
+
+    def params_of(self, action: str) -> list[dict[str, Any]]:
+        """The parameters of every call of ``action``, in order."""
+        return [p for a, p in self.calls if a == action]
 
     def query_indicators(
         self, action: str, app_id: str, start: dt.datetime, end: dt.datetime,
@@ -70,6 +91,35 @@ class FakeClient:
                   "UserId": list(user_ids)}  # fmt: skip
         return parse_call_detail(self._answer("ListCallDetail", params), "ListCallDetail")
 
+    def operation_distribution(
+        self, app_id: str, start: dt.datetime, end: dt.datetime, dimension: str
+    ) -> SegmentsResult:
+        params = {"AppId": app_id, "StartTime": start, "EndTime": end,
+                  "Indicator": "user_count", "Dimension": dimension}  # fmt: skip
+        action = "ListOperationDistribution"
+        return parse_operation_distribution(self._answer(action, params), action)
+
+    def list_room_info(
+        self, app_id: str, start: dt.datetime, end: dt.datetime, *, page: int, page_size: int
+    ) -> RoomPage:
+        params = {"AppId": app_id, "StartTime": start, "EndTime": end, "PageNum": page,
+                  "PageSize": page_size}  # fmt: skip
+        return parse_room_info(self._answer("ListRoomInfo", params), "ListRoomInfo")
+
+    def get_room_online_users(self, app_id: str, room_id: str) -> OnlineUsers:
+        params = {"AppId": app_id, "RoomId": room_id}
+        action = "GetRoomOnlineUsers"
+        return parse_online_users(self._answer(action, params), action)
+
+    def list_user_info(
+        self, app_id: str, start: dt.datetime, end: dt.datetime, room_id: str,
+        user_ids: tuple[str, ...], *, page: int = 1, page_size: int = 100,
+    ) -> UserInfoPage:  # fmt: skip
+        assert 1 <= len(user_ids) <= MAX_USER_INFO_USERS
+        params = {"AppId": app_id, "StartTime": start, "EndTime": end, "RoomId": room_id,
+                  "UserId": list(user_ids), "PageNum": page, "PageSize": page_size}  # fmt: skip
+        return parse_user_info(self._answer("ListUserInfo", params), "ListUserInfo", TZ)
+
     def list_apps(self, *, limit: int = 100, offset: int = 0) -> AppsPage:
         return parse_apps(self._answer("ListApps", {"Limit": limit, "Offset": offset}), "ListApps")
 
@@ -81,7 +131,7 @@ class FakeClient:
 
 
 def make_source(
-    name: str, answers: dict[str, Payload], **settings: Any
+    name: str, answers: dict[str, Answer], **settings: Any
 ) -> tuple[Source[Any], FakeClient]:
     cls = source_class(name)
     client = FakeClient(answers)

@@ -62,13 +62,19 @@ def test_scrape_mode_ten_concurrent_scrapes_one_call_per_source() -> None:
                 "ListRealTimeQuality": 2,  # native and web
                 "ListQuality": 2,
                 "ListOperationData": 1,
-                "ListCallDetail": 1,
+                "ListCallDetail": 1,  # the configured room (rooms adds its finds afterwards)
+                "ListRealTimeQualityDistribution": 20,  # 5 indicators x 2 dimensions x 2
+                "ListQualityDistribution": 30,  # 5 indicators x 3 dimensions x 2
+                "ListOperationDistribution": 2,  # province, country
+                "ListRoomInfo": 1,
+                "GetRoomOnlineUsers": 2,  # the fixture's two unfinished rooms
+                "ListUserInfo": 1,  # the configured watch list
             }
         )
         assert all("volcengine_rtc_online_users{" in b for b in bodies)
         # a scrape within the interval reads the cache only
         httpx.get(url, timeout=5)
-        assert len(calls) == 8
+        assert len(calls) == 64
     finally:
         rt.stop()
 
