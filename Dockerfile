@@ -1,19 +1,25 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build a wheel, then install it into a virtualenv in a slim runtime image.
 # The manifests use ghcr.io/volc-rtc-exporter/volc-rtc-exporter:<version> (CONTRIBUTING.md):
-#   docker build --build-arg VERSION=0.1.0 -t ghcr.io/volc-rtc-exporter/volc-rtc-exporter:0.1.0 .
+#   docker build --build-arg VERSION=0.2.0 -t ghcr.io/volc-rtc-exporter/volc-rtc-exporter:0.2.0 .
+# (add --build-arg REVISION=$(git rev-parse --short=12 HEAD) to show the revision in build_info)
 # Secrets come in at run time (VOLCENGINE_SECRET_KEY or credentials.secret_access_key_file),
 # never as build arguments.
 
 FROM python:3.12-slim-bookworm AS build
+# the source revision shown by --version and volcengine_rtc_exporter_build_info
+ARG REVISION=unknown
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY exporter ./exporter
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+RUN echo "${REVISION}" > exporter/REVISION \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.12-slim-bookworm
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
+ARG REVISION=unknown
 LABEL org.opencontainers.image.title="volc-rtc-exporter" \
+      org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.description="Prometheus exporter for Volcengine / BytePlus RTC quality and operations data" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \

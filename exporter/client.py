@@ -25,14 +25,13 @@ import httpx
 
 from exporter import __version__
 from exporter.errors import (
-    ApiAuthError,
-    ApiClientError,
     ApiError,
     ApiNetworkError,
     ApiSchemaError,
     ApiServerError,
     ApiThrottledError,
     ApiTimeoutError,
+    classify,
 )
 from exporter.limiter import Limiters, Waiter, backoff
 from exporter.log import get_logger
@@ -58,6 +57,8 @@ from exporter.telemetry import Telemetry
 
 __all__ = ["MAX_CALL_DETAIL_USERS", "MAX_USER_INFO_USERS", "VolcClient", "classify", "format_time"]
 
+# re-exported: how vendor codes map to the error tree lives with the tree
+
 log = get_logger(__name__)
 
 MAX_CALL_DETAIL_USERS = 20
@@ -67,32 +68,8 @@ _SINCE = {"GetRoomOnlineUsers": ("2023-08-01", "2023-11-01")}
 MAX_MESSAGE = 200  # characters of a vendor error message kept
 T = TypeVar("T")
 
-_AUTH_CODES = {
-    "InvalidAccessKey",
-    "SignatureDoesNotMatch",
-    "InvalidTimestamp",
-    "MissingAuthenticationToken",
-    "MissingSignature",
-    "MissingRequestInfo",
-    "AccessDenied",
-    "LackPolicy",
-    "InvalidCredential",
-    "InvalidParameter.AccountIdMismatch",
-}
-_SERVER_CODES = {"InternalError", "InternalServiceTimeout", "ServiceUnavailableTemp"}
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _RETRYABLE = (ApiThrottledError, ApiServerError, ApiTimeoutError, ApiNetworkError)
-
-
-def classify(status: int, code: str) -> type[ApiError]:
-    """Pick the error class for a failed response (HTTP status and vendor error code)."""
-    if status == 429 or code.startswith("FlowLimitExceeded"):
-        return ApiThrottledError
-    if code in _AUTH_CODES or code.startswith("AccessDenied") or status in (401, 403):
-        return ApiAuthError
-    if code in _SERVER_CODES or status >= 500:
-        return ApiServerError
-    return ApiClientError
 
 
 def format_time(t: dt.datetime) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 REASONS = ("throttled", "auth", "timeout", "server", "client", "schema", "network")
 
 __all__ = [
+    "classify",
     "REASONS",
     "ApiAuthError",
     "ApiClientError",
@@ -106,3 +107,30 @@ class ApiSchemaError(ApiError):
 
 class ApiNetworkError(ApiError):
     reason = "network"
+
+
+# vendor error codes (gateway and RTC) by the reason they mean
+_AUTH_CODES = {
+    "InvalidAccessKey",
+    "SignatureDoesNotMatch",
+    "InvalidTimestamp",
+    "MissingAuthenticationToken",
+    "MissingSignature",
+    "MissingRequestInfo",
+    "AccessDenied",
+    "LackPolicy",
+    "InvalidCredential",
+    "InvalidParameter.AccountIdMismatch",
+}
+_SERVER_CODES = {"InternalError", "InternalServiceTimeout", "ServiceUnavailableTemp"}
+
+
+def classify(status: int, code: str) -> type[ApiError]:
+    """Pick the error class for a failed response (HTTP status and vendor error code)."""
+    if status == 429 or code.startswith("FlowLimitExceeded"):
+        return ApiThrottledError
+    if code in _AUTH_CODES or code.startswith("AccessDenied") or status in (401, 403):
+        return ApiAuthError
+    if code in _SERVER_CODES or status >= 500:
+        return ApiServerError
+    return ApiClientError

@@ -16,7 +16,7 @@ from __future__ import annotations
 import platform
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -28,12 +28,30 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from exporter import __revision__, __version__
-from exporter.cache import Entry
-from exporter.collectors.base import Source
+from exporter.cache import Entry, SnapshotCache
+from exporter.collectors.base import Source, TargetView
 from exporter.health import HEALTH, HealthSpec
 from exporter.limiter import Limiters
-from exporter.scheduler import Refresher
-from exporter.types import Snapshot
+from exporter.types import Clock, Snapshot
+
+
+class RefreshView(Protocol):
+    """What the scrape side reads of the refresher (the scheduler writes, never reads this)."""
+
+    @property
+    def cache(self) -> SnapshotCache: ...
+
+    @property
+    def targets(self) -> TargetView: ...
+
+    @property
+    def sources(self) -> dict[str, Source[Any]]: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def staleness(self, name: str) -> float: ...
+
 
 __all__ = ["CacheCollector", "Exposition", "LiveCollector", "ReloadStatus", "make_registries"]
 
@@ -66,7 +84,7 @@ def render(families: list[Metric], fmt: str) -> bytes:
 class CacheCollector(Collector):
     """Reads the current engine's refresher on every call (a reload swaps it)."""
 
-    def __init__(self, refresher: Callable[[], Refresher]) -> None:
+    def __init__(self, refresher: Callable[[], RefreshView]) -> None:
         self._engine = refresher
         self._lock = threading.Lock()
         self._built: dict[str, tuple[Any, list[Metric]]] = {}

@@ -18,7 +18,6 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -39,6 +38,12 @@ from pydantic_settings import (
 
 from exporter.collectors import SOURCES
 from exporter.collectors.base import SourceSettings
+from exporter.configtext import (
+    format_validation_error,
+    parse_listen_address,
+    parse_shard,
+    read_yaml,
+)
 from exporter.errors import ConfigError
 from exporter.quotas import PROVIDERS, QuotaSettings
 
@@ -357,78 +362,6 @@ class Settings(BaseSettings):
             InitSettingsSource(settings_cls, init_kwargs=vendor_env),
             InitSettingsSource(settings_cls, init_kwargs=cls.config_file_data),
         )
-
-
-def parse_shard(v: str) -> tuple[int, int]:
-    m = re.match(r"^(\d{1,4})/(\d{1,4})$", v.strip())
-    if not m or not (1 <= int(m[1]) <= int(m[2])):
-        raise ValueError("must be N/M with 1 <= N <= M <= 9999, e.g. 2/5")
-    return int(m[1]), int(m[2])
-
-
-def parse_listen_address(v: str) -> tuple[str, int]:
-    host, sep, port = v.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError("must be [host]:port, e.g. :9877 or 127.0.0.1:9877")
-    host = host.strip("[]")
-    return host, int(port)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key repeated in one mapping (PyYAML keeps the last one)."""
-
-
-def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            duplicate = key in seen
-        except TypeError:
-            continue  # unhashable keys are refused by the constructor below
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
-def read_yaml(path: Path, what: str = "config file") -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{what} {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{what} {path}: not valid UTF-8 (at byte {exc.start})") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or ""
-        detail = f": {problem}" if problem.startswith("duplicate key") else ""
-        raise ConfigError(f"{what} {path}:{where} is not valid YAML{detail}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what} {path}: top level must be a mapping")
-    return data
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem, 'key.path: message'. Input values are never echoed (secrets)."""
-    lines = []
-    for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{loc}: {msg}")
-    return "; ".join(lines)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

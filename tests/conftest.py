@@ -116,7 +116,8 @@ GOLDEN_APP = "ee1629c1c1a650ff9fd61cf6"  # the simulator's first app (seed 1)
 
 
 def golden_settings(**overrides: Any) -> Settings:
-    """The settings the fixtures were generated with: one app with a two-user watch list."""
+    """The settings the fixtures were generated with: one app with a two-user watch list, the
+    busiest room watched automatically, short windows (small fixtures)."""
     base: dict[str, Any] = {
         "apps": [
             {
@@ -125,7 +126,11 @@ def golden_settings(**overrides: Any) -> Settings:
                 "call_detail": [{"room_id": "room-1", "user_ids": ["alice", "bob"]}],
             }
         ],
-        "sources": {"call_detail": {"window_seconds": 200}},
+        "sources": {
+            "call_detail": {"window_seconds": 200, "max_client_series": 700},
+            "realtime_breakdown": {"window_seconds": 180},
+            "rooms": {"top_rooms": 1},
+        },
     }
     return make_settings(**(base | overrides))
 

@@ -50,8 +50,9 @@ class Proc:
 
 class SimProc(Proc):
     def __init__(
-        self, tmp: Path, apps: int = 2, qps: float = 50.0, extra: list[str] | None = None
+        self, tmp: Path, apps: int = 2, qps: float | None = 50.0, extra: list[str] | None = None
     ) -> None:
+        """``qps=None``: the provider's documented per-action quotas (2/s for most actions)."""
         self.secret = "sim-Secret-" + os.urandom(6).hex()
         sk_file = tmp / "sim-sk"
         sk_file.write_text(self.secret)
@@ -64,8 +65,7 @@ class SimProc(Proc):
             str(self.port),
             "--apps",
             str(apps),
-            "--qps",
-            str(qps),
+            *(["--qps", str(qps)] if qps is not None else []),
             "--access-key-id",
             "AKLTinteg",
             "--secret-access-key-file",

@@ -131,6 +131,7 @@ def in_ns(ns: str, url: str) -> Any:
 @pytest.mark.skipif(
     not exporter_supports_web_config(), reason="the exporter has no --web.config.file yet"
 )
+@pytest.mark.slow
 def test_compose_stack_as_local_processes(netns: str, tmp_path: Path) -> None:
     prometheus, alertmanager = need_binary("prometheus"), need_binary("prometheus-alertmanager")
     etc = compose_layout(tmp_path)

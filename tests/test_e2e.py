@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import sys
 import threading
 import time
@@ -26,7 +27,7 @@ import yaml
 from exporter.mixin.config import MixinConfig
 from exporter.mixin.dashboards import build_dashboards
 from exporter.mixin.render import ALERTMANAGER_PATH, RULES_PATH, render_all
-from tests.conftest import need_binary
+from tests.conftest import ROOT, need_binary
 from tests.procs import Proc, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -129,18 +130,39 @@ def mixin_config(receiver: Receiver) -> MixinConfig:
     )
 
 
+# The stack scrapes over TLS with basic auth, exactly as the Compose example does: its web
+# config (demo certificate for 127.0.0.1 and "exporter"), password and CA.
+COMPOSE = ROOT / "deploy" / "compose"
+SCRAPE_USER = "prometheus"
+
+
+def scrape_password() -> str:
+    return (COMPOSE / "scrape-password").read_text().strip()
+
+
+def ca() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(COMPOSE / "tls" / "ca.crt"))
+
+
+def exporter_client() -> httpx.Client:
+    return httpx.Client(verify=ca(), auth=(SCRAPE_USER, scrape_password()), timeout=10)
+
+
 def start_exporter(tmp: Path, scenarios: list[str], sim_port: int) -> tuple[Proc, int, str]:
     (tmp / "exporter.yml").write_text(yaml.safe_dump(FAST_SOURCES))
     port = free_port()
     args = [sys.executable, "-m", "exporter", "--demo", f"--web.listen-address=127.0.0.1:{port}"]
     args += [f"--config.file={tmp / 'exporter.yml'}", f"--demo.listen-address=127.0.0.1:{sim_port}"]
+    args += [f"--web.config.file={COMPOSE / 'web-config.yml'}"]
     args += [f"--demo.scenario={s}" for s in scenarios]
     exporter = Proc(args, tmp / "exporter.log")
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: httpx.get(url + "/-/ready").status_code == 200, 60, "exporter")
+    url = f"https://127.0.0.1:{port}"
+    with exporter_client() as client:
+        wait_for(lambda: client.get(url + "/-/ready").status_code == 200, 60, "exporter")
+        assert httpx.get(url + "/metrics", verify=ca()).status_code == 401  # no credentials
+        text = client.get(url + "/metrics").text
     app_id = re.search(
-        r'volcengine_rtc_app_info\{app_id="([0-9a-f]+)",app_name="demo-app-1"',
-        httpx.get(url + "/metrics").text,
+        r'volcengine_rtc_app_info\{app_id="([0-9a-f]+)",app_name="demo-app-1"', text
     ).group(1)  # type: ignore[union-attr]
     return exporter, port, app_id
 
@@ -172,7 +194,13 @@ def start_stack(tmp: Path, scenarios: list[str]) -> Stack:
             "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]
         },
         "scrape_configs": [
-            {"job_name": "volc-rtc", "static_configs": [{"targets": [f"127.0.0.1:{exp_port}"]}]}
+            {
+                "job_name": "volc-rtc",
+                "scheme": "https",
+                "basic_auth": {"username": SCRAPE_USER, "password": scrape_password()},
+                "tls_config": {"ca_file": str(COMPOSE / "tls" / "ca.crt")},
+                "static_configs": [{"targets": [f"127.0.0.1:{exp_port}"]}],
+            }
         ],
     }
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_cfg))
@@ -288,6 +316,7 @@ def test_stall_spike_pages_the_on_call(stack_factory: Any) -> None:
     assert empty == []
 
 
+@pytest.mark.slow
 def test_no_scenario_no_quality_alert(stack_factory: Any) -> None:
     stack = stack_factory()
     # the rules have been evaluated well past their 10 s `for` on real data
@@ -311,7 +340,8 @@ def test_every_panel_family_is_served(tmp_path: Path) -> None:
     test_stall_spike_pages_the_on_call checks their panels like all others."""
     exporter, port, _ = start_exporter(tmp_path, [], free_port())
     try:
-        families = declared(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
+        with exporter_client() as client:
+            families = declared(client.get(f"https://127.0.0.1:{port}/metrics").text)
     finally:
         exporter.stop()
     used = {

@@ -36,7 +36,7 @@ def exposition() -> str:
     assert app_id == GOLDEN_APP
     transport, _ = fixture_transport()
     rt = Runtime.build(golden_settings(), transport=transport, clock=FrozenClock(GOLDEN_TIME))
-    for name in rt.sources:
+    for name in ["rooms", *rt.sources]:  # rooms twice: the watched users get described too
         rt.refresher.refresh(name)
     text = generate_latest(rt.registry).decode()
     rt.stop()
@@ -104,6 +104,7 @@ def test_golden_values_are_converted() -> None:
         text,
         "volcengine_rtc_client_bitrate_bytes_per_second",
         user_id="alice",
+        room_id="room-1",
         media="audio",
         direction="up",
         peer_id="",
@@ -114,6 +115,7 @@ def test_golden_values_are_converted() -> None:
         text,
         "volcengine_rtc_client_bitrate_bytes_per_second",
         user_id="alice",
+        room_id="room-1",
         media="audio",
         direction="down",
         peer_id="bob",

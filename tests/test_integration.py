@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,10 @@ FAST = {
     "operation_report": {"interval_seconds": 5},
     "call_detail": {"interval_seconds": 2},
     "apps": {"interval_seconds": 5},
+    "realtime_breakdown": {"interval_seconds": 5},
+    "report_breakdown": {"interval_seconds": 5},
+    "operation_breakdown": {"interval_seconds": 5},
+    "rooms": {"interval_seconds": 2},
 }
 
 
@@ -80,6 +85,14 @@ def clean(stack: tuple[SimProc, ExporterProc]) -> Iterator[tuple[SimProc, Export
 
 def test_every_contract_family_within_one_refresh(clean: tuple[SimProc, ExporterProc]) -> None:
     sim, exp = clean
+
+    def samples_of_every_family() -> bool:
+        text = exp.metrics_text()
+        wanted = contract_families() - {"volcengine_rtc_exporter_unknown_unit_total"}
+        return all(re.search(rf"^{f}(_count)?[{{ ]", text, re.M) for f in wanted)
+
+    # client_info comes one rooms refresh after the busiest rooms' users were picked
+    wait_for(samples_of_every_family, 20, "a sample of every family")
     text = exp.metrics_text()
     present = {
         line.split("{")[0].split(" ")[0]
@@ -240,9 +253,15 @@ def test_malformed_json_gives_schema_reason_and_nothing_crashes(
     sim.scenario("malformed_json", action="ListRealTimeQuality")
     wait_for(lambda: failures(exp, "schema", "ListRealTimeQuality") > start, 15, "schema failures")
     assert exp.p.poll() is None
-    assert (
-        exp.get("volcengine_rtc_exporter_source_up", source="realtime_quality", app_id=sim.apps[0])
-        == 0.0
+    wait_for(
+        lambda: (
+            exp.get(
+                "volcengine_rtc_exporter_source_up", source="realtime_quality", app_id=sim.apps[0]
+            )
+            == 0.0
+        ),
+        10,
+        "realtime_quality down",
     )
     assert (
         exp.get(

@@ -11,16 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
+from exporter.collectors import SOURCES
 from exporter.runtime import Runtime
 from exporter.scheduler import TimerScheduler
 from tests.conftest import FrozenClock, VirtualClock, VirtualWaiter, envelope, make_settings
 
-ONLY_OPERATIONS = {
-    name: {"enabled": name == "realtime_operation"}
-    for name in (
-        "realtime_quality", "quality_report", "operation_report", "call_detail", "apps",
-    )
-} | {"realtime_operation": {"interval_seconds": 10}}  # fmt: skip
+ONLY_OPERATIONS: dict[str, Any] = {
+    cls.name: {"enabled": cls.name == "realtime_operation"} for cls in SOURCES
+} | {"realtime_operation": {"interval_seconds": 10}}
 
 
 class Recorder(httpx.BaseTransport):

@@ -19,6 +19,7 @@ from tests.conftest import (
     GOLDEN_TIME,
     FrozenClock,
     envelope,
+    fixture_result,
     fixture_transport,
     golden_settings,
     make_settings,
@@ -373,6 +374,9 @@ def test_in_the_exporter_a_refused_user_info_costs_client_info_only() -> None:
         }
         return httpx.Response(403, content=envelope(error=error))
 
+    rooms = fixture_result("ListRoomInfo")["RoomList"]
+    busiest = max((r for r in rooms if not r["IsFinished"]), key=lambda r: r["ActiveUserNum"])
+    online = fixture_result("GetRoomOnlineUsers", f"RoomId={busiest['RoomId']}")
     transport, calls = fixture_transport({"ListUserInfo": refused})
     rt = Runtime.build(golden_settings(), transport=transport, clock=FrozenClock(GOLDEN_TIME))
     try:
@@ -385,14 +389,16 @@ def test_in_the_exporter_a_refused_user_info_costs_client_info_only() -> None:
         assert get("volcengine_rtc_exporter_source_up", up | {"source": "call_detail"}) == 1.0
         failures = {"action": "ListUserInfo", "reason": "auth"}
         assert get("volcengine_rtc_exporter_api_request_failures_total", failures) == 1.0
-        assert get(ACTIVE, up | {"room_id": "room-1"}) == 3.0
+        room = {"room_id": busiest["RoomId"]}
+        assert get(ACTIVE, up | room) == busiest["ActiveUserNum"]
         assert not [s for m in rt.registry.collect() if m.name == INFO for s in m.samples]
-        # the fixture's busiest rooms (room-1, room-3) with alice, bob, carol joined the watch
+        # the configured room stays; the busiest room's visible users joined the watch
         [target] = rt.targets.current()
-        assert target.watch == (
-            WatchRoom("room-1", ("alice", "bob", "carol")),
-            WatchRoom("room-3", ("alice", "bob", "carol")),
-        )
+        watched = {w.room_id: w.user_ids for w in target.watch}
+        assert watched["room-1"] == ("alice", "bob")
+        auto = watched[busiest["RoomId"]]
+        assert auto and set(auto) <= set(online["VisibleUserList"])
+        assert not set(auto) & set(online["InvisibleUserList"])
         assert rt.refresher.plan.sources["call_detail"].calls == {"ListCallDetail": 2}
         assert calls.count("ListCallDetail") == 2
     finally:

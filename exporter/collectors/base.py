@@ -117,6 +117,10 @@ S = TypeVar("S", bound=SourceSettings)
 class TargetView(Protocol):
     """What ``build()`` may read about the monitored apps (implemented by ``Targets``)."""
 
+    @property
+    def version(self) -> int:
+        """Changes whenever ``current()`` may."""
+
     def current(self) -> list[AppTarget]: ...
 
     def app_names(self) -> dict[str, tuple[str, str]]:
