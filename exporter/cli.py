@@ -220,9 +220,10 @@ def _run(
     settings: Settings, config_file: Path | None, overrides: dict[str, Any], simulator: Any
 ) -> int:
     from exporter.errors import ListenError
-    from exporter.runtime import Runtime
+    from exporter.runtime import Runtime, tune_malloc
 
     setup_logging(settings.log.level, settings.log.format)
+    tune_malloc()
     runtime = Runtime.build(settings)
     try:
         host, port = runtime.start()

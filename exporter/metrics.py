@@ -247,12 +247,17 @@ class Exposition:
         self._cache = cache_collector
         self._live = live
 
-    def body(self, fmt: str) -> bytes:
+    def chunks(self, fmt: str) -> list[bytes]:
+        """The body as chunks: the cached parts (the same objects for every scrape, never
+        copied) and the small live part rendered now."""
         parts = self._cache.rendered(fmt)
         if fmt == "openmetrics":
             live = bytes(generate_openmetrics(self._live)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
-            return b"".join(parts) + live + _EOF
-        return b"".join(parts) + generate_latest(self._live)
+            return [*parts, live, _EOF]
+        return [*parts, generate_latest(self._live)]
+
+    def body(self, fmt: str) -> bytes:
+        return b"".join(self.chunks(fmt))
 
 
 def make_registries() -> tuple[CollectorRegistry, CollectorRegistry]:

@@ -9,7 +9,7 @@ waiting at most the scrape timeout minus a margin.
 
 from __future__ import annotations
 
-import gzip
+import zlib
 import html
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -78,14 +78,16 @@ class ExporterApp:
             self._runtime.refresher.refresh_due(budget)
         _, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
         fmt = "openmetrics" if content_type.startswith("application/openmetrics") else "text"
-        body = self._exposition.body(fmt)
+        chunks = self._exposition.chunks(fmt)
         headers = [("Content-Type", content_type)]
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
-            body = gzip.compress(body, compresslevel=1)
+            # streamed over the shared chunks: no uncompressed copy per scrape
+            z = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            chunks = [c for c in (z.compress(chunk) for chunk in chunks) if c] + [z.flush()]
             headers.append(("Content-Encoding", "gzip"))
-        headers.append(("Content-Length", str(len(body))))
+        headers.append(("Content-Length", str(sum(len(c) for c in chunks))))
         start_response("200 OK", headers)
-        return [body]
+        return chunks
 
     def _reload(self, method: str, start_response: StartResponse) -> Iterable[bytes]:
         if not self._runtime.settings.web.enable_lifecycle or self.reloader is None:
