@@ -123,7 +123,9 @@ def overrun(apps: int, interval: float | None) -> tuple[int, int]:
         if clock.t - start >= effective:
             for app in sim.running_apps:
                 entry = rt.cache.get("realtime_operation", app.app_id)
-                if entry is None or not entry.fresh(clock.t, rt.refresher.staleness("realtime_operation")):
+                if entry is None or not entry.fresh(
+                    clock.t, rt.refresher.staleness("realtime_operation")
+                ):
                     lost.add(app.app_id)
         clock.t = max(clock.t, nearest)
     rt.stop()
@@ -225,7 +227,9 @@ def memory_and_scrape_mode(tmp: Path, apps: int) -> dict[str, float]:
     try:
         exp.wait_ready(120)
         time.sleep(5)
-        out["series"] = sum(1 for ln in exp.metrics_text().splitlines() if ln and not ln.startswith("#"))
+        out["series"] = sum(
+            1 for ln in exp.metrics_text().splitlines() if ln and not ln.startswith("#")
+        )
         out["rss_warm"] = rss_mib(exp.p.pid)
         concurrent(exp.url + "/metrics", 10)
         out["rss_10"] = rss_mib(exp.p.pid)
@@ -238,7 +242,9 @@ def memory_and_scrape_mode(tmp: Path, apps: int) -> dict[str, float]:
     tmp2 = tmp / "scrape"
     tmp2.mkdir()
     sim = SimProc(tmp2, apps=10, qps=None)
-    only = {c.name: {"enabled": c.name in ("realtime_operation", "realtime_quality")} for c in SOURCES}
+    only = {
+        c.name: {"enabled": c.name in ("realtime_operation", "realtime_quality")} for c in SOURCES
+    }
     cfg = {
         "endpoint": sim.url,
         "credentials": {"access_key_id": "AKLTinteg", "secret_access_key": sim.secret},
@@ -255,7 +261,9 @@ def memory_and_scrape_mode(tmp: Path, apps: int) -> dict[str, float]:
     finally:
         exp.stop()
         sim.stop()
-    calls = sum(c.get("200", 0) + c.get("429", 0) for a, c in stats.items() if a.startswith("ListRealTime"))
+    calls = sum(
+        c.get("200", 0) + c.get("429", 0) for a, c in stats.items() if a.startswith("ListRealTime")
+    )
     out["scrape_calls_ratio"] = calls / (10 + 20)  # 10 apps: operations 10, quality 2 x 10
     out["scrape_429"] = sum(c.get("429", 0) for c in stats.values() if isinstance(c, dict))
     out["scrape_max_answer"] = max(times)

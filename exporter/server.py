@@ -9,8 +9,8 @@ waiting at most the scrape timeout minus a margin.
 
 from __future__ import annotations
 
-import zlib
 import html
+import zlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 

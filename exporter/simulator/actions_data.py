@@ -31,16 +31,19 @@ REALTIME_BUCKET = 30.0
 
 
 def buckets(ctx: Ctx, length: float) -> list[tuple[float, bool]]:
-    """(bucket start, partly filled) for buckets overlapping [start, end) whose data has arrived
-    (start <= now - delay); with ``partial_bucket`` also the newer, still-filling ones."""
+    """(bucket start, partly filled) for buckets overlapping [start, end) whose data has started
+    to arrive (start <= now - delay), with full values. With ``partial_bucket`` every bucket
+    whose data is not all in yet (its end plus the delay is still ahead) is returned partly
+    filled, the newest ones included: what a real API may answer."""
     now, delay = ctx.now, ctx.spec.delay
     show_partial = ctx.model.partial_fill(ctx.app.app_id) is not None
     b = ((ctx.start + CST) // length) * length - CST
     out = []
     while b < ctx.end and b <= now:
-        complete = b <= now - delay
-        if b + length > ctx.start and (complete or show_partial):
-            out.append((b, not complete))
+        arrived = b <= now - delay
+        complete = b + length + delay <= now
+        if b + length > ctx.start and (arrived or show_partial):
+            out.append((b, show_partial and not complete))
         b += length
     return out
 

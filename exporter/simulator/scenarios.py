@@ -82,20 +82,23 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         ScenarioSpec(
             "partial_bucket",
             "data",
-            "The newest buckets still inside each action's data delay are returned too, partly "
-            "filled: counts times `fill`, failure shares (100 - success, stall rate) doubled "
-            "plus 5 points. Normally the simulator hides them.",
-            "nothing changes: the exporter exports only complete buckets (TimeStamp <= now - the "
-            "action's delay); a partial one would halve volcengine_rtc_online_users and sink "
-            "volcengine_rtc_join_room_success_ratio.",
+            "Every bucket whose data is not all in yet (its end plus the action's data delay is "
+            "still ahead), the newest ones included, is returned partly filled: counts times "
+            "`fill`, failure shares (100 - success, stall rate) doubled plus 5 points.",
+            "nothing changes: the exporter exports a bucket only once its end plus the action's "
+            "delay has passed (settle_seconds); one that did not wait would halve "
+            "volcengine_rtc_online_users and sink volcengine_rtc_join_room_success_ratio.",
             {"app_id": "", "fill": 0.5},
         ),
         ScenarioSpec(
             "throttle_storm",
             "api",
             "Requests are answered HTTP 429 FlowLimitExceeded.QPSOverLimit with `probability`.",
-            'volcengine_rtc_exporter_api_request_failures_total{reason="throttled"} rises; the '
-            "last good values are served until max_staleness; no source gives up.",
+            'volcengine_rtc_exporter_api_request_failures_total{reason="throttled"} rises and the '
+            "client retries with back-off; a refresh still throttled after its retries marks "
+            'that source down at once (source_up 0; RtcSourceDown{reason="throttled"} after '
+            "its for, muted by RtcApiThrottled); the last good values stay exported until "
+            "max_staleness (3 effective intervals by default), then the series disappear.",
             {"probability": 1.0, **_API},
         ),
         ScenarioSpec(
