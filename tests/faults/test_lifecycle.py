@@ -68,3 +68,58 @@ def test_sighup_reloads_and_the_process_stays(tmp_path: Path) -> None:
     finally:
         exp.stop()
         sim.stop()
+
+
+def test_scrape_mode_under_ten_concurrent_scrapes_is_never_throttled(tmp_path: Path) -> None:
+    """Against the vendor's real per-second quota (a sliding one-second window), ten scrapes
+    arriving during a refresh cost exactly the minimum calls and no 429: one refresh in flight,
+    sends spaced at the wire, the answer before the scrape timeout."""
+    import threading
+
+    from exporter.collectors import SOURCES
+
+    sim = SimProc(tmp_path, apps=4, qps=None)
+    only = {
+        c.name: {"enabled": c.name in ("realtime_operation", "realtime_quality")} for c in SOURCES
+    }
+    exp = ExporterProc(
+        tmp_path,
+        config(sim, sim.apps, sources=only, rate_limit={"max_retries": 0}),
+        ["--refresh.mode=scrape"],
+    )
+    try:
+        wait_for(lambda: httpx.get(exp.url + "/-/healthy").status_code == 200, 30, "up")
+        answers: list[int] = []
+
+        def scrape() -> None:
+            r = httpx.get(
+                exp.url + "/metrics",
+                timeout=30,
+                headers={"X-Prometheus-Scrape-Timeout-Seconds": "10"},
+            )
+            answers.append(r.status_code)
+
+        threads = [threading.Thread(target=scrape) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wait_for(
+            lambda: (
+                exp.get(
+                    "volcengine_rtc_exporter_source_refresh_duration_seconds",
+                    source="realtime_quality",
+                )
+                is not None
+            ),
+            30,
+            "cycle",
+        )
+        stats = sim.stats()
+    finally:
+        exp.stop()
+        sim.stop()
+    assert answers == [200] * 10
+    ops, quality = stats["ListRealTimeOperationData"], stats["ListRealTimeQuality"]
+    assert ops.get("429", 0) == 0 and quality.get("429", 0) == 0, stats
+    assert ops["200"] == 4 and quality["200"] == 8  # 4 apps; native and web
