@@ -1,7 +1,7 @@
 """Load on the HTTP serving layer: figures and ratios, not a pass/fail test.
 
     .venv/bin/python benchmarks/bench_load.py [--modes timer scrape] [--duration 60]
-        [--scrapers 50] [--interval 1] [--idle 1000] [--apps 5] [--server new|old]
+        [--scrapers 50] [--interval 1] [--idle 1000] [--apps 5]
 
 The exporter runs in a child process (its own GIL) over the in-process simulator: ``--apps``
 apps, the first ``--watched`` of them with a 20-user watch list (about 3,800 series each):
@@ -14,8 +14,7 @@ about 10,000 series with the defaults (40 apps, 2 watched). For each refresh mod
    while one scraper measures.
 
 and prints p50 / p99 / max latency, p99 / lone p50, errors, the server's threads and RSS (peak)
-and the kernel's listen-queue overflow count. ``--server old`` runs the previous server
-(wsgiref + ThreadingMixIn) for comparison.
+and the kernel's listen-queue overflow count.
 """
 
 from __future__ import annotations
@@ -93,7 +92,12 @@ def child(apps: int, watched: int, mode: str, server_kind: str, coalesce: bool) 
     )  # fmt: skip
     assert sim.stdout is not None
     app_ids = json.loads(sim.stdout.readline())["apps"]
-    watch = [{"room_id": "room-1", "user_ids": [f"u{i}" for i in range(20)]}]
+    watch = [
+        {
+            "room_id": "room-demo-1",
+            "user_ids": ["alice", "bob", "carol", "erin"] + [f"user-{i:02d}" for i in range(1, 15)],
+        }
+    ]
     settings = load_settings(
         None,
         endpoint=f"http://127.0.0.1:{sim_port}",
@@ -103,23 +107,26 @@ def child(apps: int, watched: int, mode: str, server_kind: str, coalesce: bool) 
             for i, a in enumerate(app_ids)
         ],
         sources={"call_detail": {"max_client_series": 4000 * watched}},
-        rate_limit={"requests_per_second": 1e6, "per_action": {}},
+        rate_limit={"requests_per_second": 1e4},
         refresh={"mode": mode},
         web={"listen_address": "127.0.0.1:0"},
     )
     rt = Runtime.build(settings)
-    for name in rt.sources:
+    for name in rt.sources:  # fill the cache at once...
         rt.refresher.refresh(name)
     series = sum(1 for ln in generate_latest(rt.registry).splitlines() if not ln.startswith(b"#"))
-    if server_kind == "old":
+    if not coalesce:
         host, port = rt.start()
     else:
         from exporter.webserver import serve
 
-        server = serve(Coalesce(rt.app) if coalesce else rt.app, "127.0.0.1", 0)
-        if rt.scheduler is not None:
-            rt.scheduler.start()
+        server = serve(Coalesce(rt.app), "127.0.0.1", 0)
+        rt.engine.start()
+        rt._started = True
         host, port = server.address
+    # ... then refresh as in production: paced by the vendor's default quotas (2/s per action)
+    paced = settings.model_dump(exclude={"rate_limit"}) | {"rate_limit": {}}
+    rt.reload(load_settings(None, **paced))
     print(json.dumps({"port": port, "series": series, "pid": os.getpid()}), flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     sim.terminate()
@@ -173,7 +180,7 @@ def scraper(port: int, until: float, interval: float, out: list[float], errors: 
         try:
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            conn.request("GET", "/metrics", headers={"Accept-Encoding": "identity"})
+            conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})  # as Prometheus
             resp = conn.getresponse()
             body = resp.read()
             if resp.status != 200 or not body:
@@ -310,7 +317,7 @@ def main() -> None:
     p.add_argument("--lone-seconds", type=float, default=10.0)
     p.add_argument("--idle", type=int, default=1000)
     p.add_argument("--idle-seconds", type=float, default=20.0)
-    p.add_argument("--server", choices=["new", "old"], default="new")
+    p.add_argument("--server", choices=["new"], default="new", help=argparse.SUPPRESS)
     p.add_argument("--coalesce", action="store_true", help="prototype: share one /metrics rendering between concurrent scrapes")  # fmt: skip
     args = p.parse_args()
     if args.child:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import platform
 import threading
+import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, cast
 
@@ -241,20 +242,70 @@ class _Delegate(Collector):
 
 
 class Exposition:
-    """``/metrics`` bodies: cached vendor and health parts plus the live part."""
+    """``/metrics`` bodies: cached vendor and health parts plus the live part.
 
-    def __init__(self, cache_collector: CacheCollector, live: CollectorRegistry) -> None:
+    The live part (self-metrics, process and Python metrics, quota) is rendered at most once
+    per ``live_seconds`` and shared by the scrapes within that time: a burst of concurrent
+    scrapes renders it once, and a counter is at most that much behind."""
+
+    def __init__(
+        self,
+        cache_collector: CacheCollector,
+        live: CollectorRegistry,
+        clock: Callable[[], float],
+        live_seconds: float = 0.5,
+    ) -> None:
         self._cache = cache_collector
         self._live = live
+        self._clock = clock
+        self._live_seconds = live_seconds
+        self._lock = threading.Lock()
+        self._live_bytes: dict[str, tuple[float, bytes]] = {}
+        self._gzip: dict[str, tuple[tuple[bytes, ...], list[bytes], Any]] = {}
+
+    def _live_part(self, fmt: str) -> bytes:
+        now = self._clock()
+        with self._lock:
+            cached = self._live_bytes.get(fmt)
+            if cached is not None and now - cached[0] < self._live_seconds:
+                return cached[1]
+            if fmt == "openmetrics":
+                data = bytes(generate_openmetrics(self._live)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
+            else:
+                data = generate_latest(self._live)
+            self._live_bytes[fmt] = (now, data)
+            return data
 
     def chunks(self, fmt: str) -> list[bytes]:
         """The body as chunks: the cached parts (the same objects for every scrape, never
-        copied) and the small live part rendered now."""
+        copied) and the live part."""
         parts = self._cache.rendered(fmt)
         if fmt == "openmetrics":
-            live = bytes(generate_openmetrics(self._live)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
-            return [*parts, live, _EOF]
-        return [*parts, generate_latest(self._live)]
+            return [*parts, self._live_part(fmt), _EOF]
+        return [*parts, self._live_part(fmt)]
+
+    def gzip_chunks(self, fmt: str) -> list[bytes]:
+        """The body gzip-compressed. The cached parts are compressed once per change: the
+        compressor's state after them is kept and copied for each scrape, which then only
+        compresses the live part (one gzip member, as any client expects)."""
+        chunks = self.chunks(fmt)
+        parts, tail = tuple(chunks[:-1]), chunks[-1]
+        if fmt == "openmetrics":
+            parts, tail = tuple(chunks[:-2]), chunks[-2] + chunks[-1]
+        with self._lock:
+            cached = self._gzip.get(fmt)
+            if (
+                cached is None
+                or len(cached[0]) != len(parts)
+                or any(a is not b for a, b in zip(cached[0], parts, strict=True))
+            ):
+                z = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+                prefix = [out for out in (z.compress(p) for p in parts) if out]
+                cached = (parts, prefix, z)
+                self._gzip[fmt] = cached
+            _, prefix, state = cached
+            z = state.copy()
+        return [*prefix, z.compress(tail), z.flush()]
 
     def body(self, fmt: str) -> bytes:
         return b"".join(self.chunks(fmt))

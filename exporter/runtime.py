@@ -143,7 +143,7 @@ class Runtime:
         self.live.register(
             LiveCollector(lambda: self.engine.limiters, actions(), self.reload_status)
         )
-        self.app = ExporterApp(self, Exposition(self.collector, self.live))
+        self.app = ExporterApp(self, Exposition(self.collector, self.live, self.clock.monotonic))
         self.server: HttpServer | None = None
         self._started = False
 

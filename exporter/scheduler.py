@@ -209,7 +209,12 @@ class Refresher:
         order = sorted(self.sources, key=lambda n: not self.sources[n].discovers_apps)
         for name in order:
             if self.running(name):
-                futures.append(self.trigger(name))  # join the refresh another scrape started
+                # join a refresh a concurrent scrape just started; one that has been running
+                # longer than a scrape timeout (a source the quota paces over minutes) is not
+                # waited for: this scrape serves its cached values
+                started = self.cache.status(name).cycle_started
+                if started is not None and now - started < timeout:
+                    futures.append(self.trigger(name))
             elif self.due(name, now):
                 futures.append(self.trigger(name))
         if futures:

@@ -10,7 +10,6 @@ waiting at most the scrape timeout minus a margin.
 from __future__ import annotations
 
 import html
-import zlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -78,13 +77,12 @@ class ExporterApp:
             self._runtime.refresher.refresh_due(budget)
         _, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
         fmt = "openmetrics" if content_type.startswith("application/openmetrics") else "text"
-        chunks = self._exposition.chunks(fmt)
         headers = [("Content-Type", content_type)]
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
-            # streamed over the shared chunks: no uncompressed copy per scrape
-            z = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-            chunks = [c for c in (z.compress(chunk) for chunk in chunks) if c] + [z.flush()]
+            chunks = self._exposition.gzip_chunks(fmt)  # the cached parts compressed once
             headers.append(("Content-Encoding", "gzip"))
+        else:
+            chunks = self._exposition.chunks(fmt)
         headers.append(("Content-Length", str(sum(len(c) for c in chunks))))
         start_response("200 OK", headers)
         return chunks

@@ -118,7 +118,8 @@ def test_lifecycle_api_is_off_by_default() -> None:
 
 def test_openmetrics_and_gzip_are_negotiated_and_cached_bytes_are_reused() -> None:
     transport, _ = fixture_transport()
-    rt = Runtime.build(golden_settings(), transport=transport, clock=FrozenClock(T))
+    clock = FrozenClock(T)
+    rt = Runtime.build(golden_settings(), transport=transport, clock=clock)
     for name in rt.sources:
         rt.refresher.refresh(name)
     app = rt.app
@@ -164,6 +165,7 @@ def test_openmetrics_and_gzip_are_negotiated_and_cached_bytes_are_reused() -> No
             )
         }
 
+    clock.t += 1  # past the live part's sharing window (self-metrics at most 0.5 s behind)
     assert families(get({})[2]) == families(generate_latest(rt.registry))
     rt.stop()
 
@@ -197,3 +199,24 @@ def test_scrape_mode_answers_before_the_scrape_timeout(
     header: str | None, configured: float, expected: float
 ) -> None:
     assert scrape_budget(header, configured) == pytest.approx(expected)
+
+
+def test_gzip_body_is_one_member_equal_to_the_plain_body_and_its_prefix_is_reused() -> None:
+    transport, _ = fixture_transport()
+    clock = FrozenClock(T)
+    rt = Runtime.build(golden_settings(), transport=transport, clock=clock)
+    for name in rt.sources:
+        rt.refresher.refresh(name)
+    ex = rt.app._exposition
+    for fmt in ("text", "openmetrics"):
+        plain = ex.body(fmt)
+        first = ex.gzip_chunks(fmt)
+        assert gzip.decompress(b"".join(first)) == plain
+        d = __import__("zlib").decompressobj(16 + 15)
+        assert d.decompress(b"".join(first)) == plain and d.unused_data == b""  # one member
+        again = ex.gzip_chunks(fmt)
+        assert again[0] is first[0]  # the compressed vendor parts are not compressed again
+    rt.refresher.refresh("realtime_operation")
+    clock.t += 1
+    assert gzip.decompress(b"".join(ex.gzip_chunks("text"))) == ex.body("text")
+    rt.stop()
