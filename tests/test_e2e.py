@@ -293,6 +293,7 @@ def check_panels(stack: Stack) -> tuple[list[str], set[str]]:
 # -- scenarios --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # half a minute of real time; the rules, routing and TLS scrape have fast tests
 def test_stall_spike_pages_the_on_call(stack_factory: Any) -> None:
     stack = stack_factory("stall_spike:media=video,value=30")
     page = wait_page(stack, "RtcVideoStallSevere")

@@ -46,7 +46,9 @@ def exposition() -> str:
 def masked(text: str) -> str:
     out = []
     for line in text.splitlines():
-        if VOLATILE.match(line):
+        if line.startswith("volcengine_rtc_exporter_build_info{"):
+            line = "volcengine_rtc_exporter_build_info{<version, revision, python>} 1.0"
+        elif VOLATILE.match(line):
             line = line.rsplit(" ", 1)[0] + " <volatile>"
         out.append(line)
     return "\n".join(out) + "\n"
