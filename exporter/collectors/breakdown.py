@@ -20,7 +20,6 @@ there: whatever the bucket length, every value used is complete.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from abc import abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
@@ -44,6 +43,7 @@ from exporter.collectors.base import (
     settle_field,
     window_field,
 )
+from exporter.collectors.budget import SeriesBudget
 from exporter.collectors.quality import ROWS, ProductType, quality_labels
 from exporter.models import Indicator, Point
 from exporter.types import AppTarget, Labels, Snapshot
@@ -141,26 +141,6 @@ class ReportBreakdownSettings(BreakdownSettings):
         description="os, network, province, country: one call per indicator and product type each",
     )
     max_window: ClassVar[float] = 7 * DAY
-
-
-class SeriesBudget:
-    """A series cap shared by every app of one refresh cycle (``reset`` at each cycle)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._remaining = limit
-        self._lock = threading.Lock()
-
-    def reset(self) -> None:
-        with self._lock:
-            self._remaining = self.limit
-
-    def take(self, out: Collected) -> Snapshot:
-        """The snapshot of ``out``, cut to what is left of the cap (the cut is counted)."""
-        with self._lock:
-            snap, _ = out.snapshot(limit=max(0, self._remaining))
-            self._remaining -= len(snap.samples)
-        return snap
 
 
 def complete_days(

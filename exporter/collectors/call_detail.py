@@ -12,7 +12,6 @@ peer; uplink and device-level metrics (CPU, capture volume, capture frame rate) 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from pydantic import Field
@@ -31,6 +30,7 @@ from exporter.collectors.base import (
     settle_field,
     window_field,
 )
+from exporter.collectors.budget import SeriesBudget
 from exporter.models import CallMetric, CallRecord
 from exporter.types import AppTarget, Labels, Snapshot
 from exporter.units import Kind
@@ -145,12 +145,10 @@ class CallDetailSource(Source[CallDetailSettings]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._remaining = self.settings.max_client_series
-        self._budget_lock = threading.Lock()
+        self.budget = SeriesBudget(self.settings.max_client_series)
 
     def begin_cycle(self) -> None:
-        with self._budget_lock:
-            self._remaining = self.settings.max_client_series
+        self.budget.reset()
 
     def wants(self, app: AppTarget) -> bool:
         return bool(app.watch)
@@ -169,11 +167,7 @@ class CallDetailSource(Source[CallDetailSettings]):
                 out.skipped.update(result.skipped)
                 for record in result.records:
                     self._record(out, app.app_id, watch.room_id, record, now)
-        with self._budget_lock:
-            allowed = max(0, self._remaining)
-            snap, _ = out.snapshot(limit=allowed)
-            self._remaining -= len(snap.samples)
-        return snap
+        return self.budget.take(out)
 
     def _record(
         self, out: Collected, app_id: str, room_id: str, record: CallRecord, now: float
