@@ -64,7 +64,11 @@ def test_sighup_reloads_and_the_process_stays(tmp_path: Path) -> None:
         exp.p.send_signal(signal.SIGHUP)
         wait_for(lambda: "reload failed" in exp.output(), 15, "failed reload logged")
         assert exp.p.poll() is None
-        wait_for(lambda: exp.get("volcengine_rtc_exporter_config_last_reload_successful") == 0.0, 5, "reload metric")
+        wait_for(
+            lambda: exp.get("volcengine_rtc_exporter_config_last_reload_successful") == 0.0,
+            5,
+            "reload metric",
+        )
     finally:
         exp.stop()
         sim.stop()
