@@ -131,6 +131,7 @@ class Refresher:
         self._skips_logged: set[tuple[str, str]] = set()
         self._attempted: set[str] = set()
         self._plan_version = -1
+        self._logged_intervals: dict[str, float] = {}  # effective intervals last logged
         self.plan: Plan = self.replan()
 
     def shutdown(self) -> None:
@@ -156,7 +157,10 @@ class Refresher:
                 staleness=p.staleness,
                 notes=[p.arithmetic()],
             )
-            if p.lengthened:
+            logged = self._logged_intervals.get(name)
+            changed = logged is None or abs(p.effective - logged) > 0.1 * logged
+            if p.lengthened and changed:
+                self._logged_intervals[name] = p.effective
                 log.warning(
                     "quota cannot keep the configured interval",
                     source=name,

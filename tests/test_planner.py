@@ -103,3 +103,19 @@ def test_config_check_prints_the_plan(tmp_path: Any, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "quota plan" in out and "ListRealTimeOperationData=100" in out
     assert "Sup3rSecret" not in out
+
+
+def test_a_lengthened_interval_is_logged_once_not_at_every_watch_list_change(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from exporter.types import WatchRoom
+
+    caplog.set_level(logging.WARNING)
+    rt = runtime(100, sources={"realtime_operation": {"interval_seconds": 10}})
+    for i in range(5):  # the rooms source changes the watch list every minute
+        rt.targets.set_auto_watch("app000", (WatchRoom(f"r{i}", ("u",)),))
+        rt.refresher.replan()
+    lines = [r for r in caplog.records if "cannot keep" in r.getMessage()]
+    assert len([r for r in lines if r.fields["source"] == "realtime_operation"]) == 1  # type: ignore[attr-defined]
