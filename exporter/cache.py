@@ -10,7 +10,7 @@ reuse what they built from an unchanged cache.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from exporter.types import Snapshot
 
@@ -41,7 +41,6 @@ class SourceStatus:
     cycle_duration: float | None = None
     next_due: float | None = None
     running: bool = False
-    notes: list[str] = field(default_factory=list)  # the planner's arithmetic, for the page
 
 
 class SnapshotCache:

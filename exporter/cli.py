@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from exporter import __revision__, __version__
+from exporter import __version__, revision
 from exporter.collectors import SOURCES
 from exporter.errors import ConfigError
 from exporter.log import get_logger, setup_logging
@@ -26,9 +26,6 @@ __all__ = ["main", "parser"]
 log = get_logger("exporter")
 
 MAX_DEMO_APPS = 500
-VERSION = (
-    f"volc-rtc-exporter {__version__} (revision {__revision__}, Python {platform.python_version()})"
-)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,7 +34,9 @@ def parser() -> argparse.ArgumentParser:
         description="Prometheus exporter for Volcengine / BytePlus RTC quality and operations "
         "data. Flags override the config file, which environment variables override.",
     )
-    p.add_argument("--version", action="version", version=VERSION)
+    python = platform.python_version()
+    version = f"volc-rtc-exporter {__version__} (revision {revision()}, Python {python})"
+    p.add_argument("--version", action="version", version=version)
     g = p.add_argument_group("configuration")
     g.add_argument("--config.file", dest="config_file", type=Path, help="YAML configuration file")
     g.add_argument(
@@ -232,7 +231,7 @@ def _run(
         return _error(str(exc))
     if simulator is not None:
         log.info("demo mode", simulator=simulator.url, apps=len(simulator.running_apps))
-    log.info("listening", address=f"{host}:{port}", version=__version__, revision=__revision__)
+    log.info("listening", address=f"{host}:{port}", version=__version__, revision=revision())
     log.info("configuration", summary=_summary(settings))
 
     stop = threading.Event()

@@ -231,16 +231,6 @@ class VolcClient:
         body = {"Limit": str(limit), "Offset": str(offset)}
         return self._call("ListApps", lambda r: parse_apps(r, "ListApps"), body=body)
 
-    def raw(
-        self,
-        action: str,
-        *,
-        body: dict[str, Any] | None = None,
-        query: list[tuple[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        """Any action: the sanitised ``Result`` object (for sources that parse it themselves)."""
-        return self._call(action, lambda r: r, body=body, query=query)
-
     # -- plumbing ------------------------------------------------------------------------------
 
     def _call(

@@ -28,7 +28,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from exporter import __revision__, __version__
+from exporter import __version__, revision
 from exporter.cache import Entry, SnapshotCache
 from exporter.collectors.base import Source, TargetView
 from exporter.health import HEALTH, HealthSpec
@@ -118,7 +118,8 @@ class CacheCollector(Collector):
             keys = [(name, "")] if src.scope == "account" else [
                 (name, a.app_id) for a in targets if src.wants(a)
             ]  # fmt: skip
-            keys += sorted(k for k in entries if k[0] == name and k not in set(keys))
+            wanted = set(keys)  # once: this runs on every scrape
+            keys += sorted(k for k in entries if k[0] == name and k not in wanted)
             fresh: list[Snapshot] = []
             fresh_keys = []
             for key in keys:
@@ -219,7 +220,7 @@ class LiveCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         build = _family("build_info")
-        build.add_metric([__version__, __revision__, platform.python_version()], 1.0)
+        build.add_metric([__version__, revision(), platform.python_version()], 1.0)
         quota = _family("quota_remaining")
         for action in self._actions:
             lim = self._limiters()[action]

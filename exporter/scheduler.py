@@ -16,6 +16,7 @@ Workers are daemon threads and every wait is cancellable, so shutdown takes well
 
 from __future__ import annotations
 
+import logging
 import queue
 import random
 import threading
@@ -155,7 +156,6 @@ class Refresher:
                 configured_interval=p.configured,
                 effective_interval=p.effective,
                 staleness=p.staleness,
-                notes=[p.arithmetic()],
             )
             logged = self._logged_intervals.get(name)
             changed = logged is None or abs(p.effective - logged) > 0.1 * logged
@@ -295,7 +295,7 @@ class Refresher:
         first = self._last_reason.get(key) != reason
         self._last_reason[key] = reason
         log.log(
-            30 if first else 10,
+            logging.WARNING if first else logging.DEBUG,
             "source down",
             source=src.name,
             app_id=app.app_id,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client.exposition import choose_encoder
 
-from exporter import __revision__, __version__
+from exporter import __version__, revision
 from exporter.log import get_logger
 from exporter.metrics import Exposition
 
@@ -121,7 +121,7 @@ class ExporterApp:
 <html><head><title>Volcengine RTC exporter</title></head>
 <body>
 <h1>Volcengine RTC exporter</h1>
-<p>Version {html.escape(__version__)} (revision {html.escape(__revision__)}), provider
+<p>Version {html.escape(__version__)} (revision {html.escape(revision())}), provider
 <b>{html.escape(settings.provider)}</b>, refresh mode <b>{html.escape(settings.refresh.mode)}</b>.
 <a href="{html.escape(settings.web.telemetry_path)}">Metrics</a> · <a href="/-/healthy">healthy</a>
 · <a href="/-/ready">ready</a></p>

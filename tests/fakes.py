@@ -123,12 +123,6 @@ class FakeClient:
     def list_apps(self, *, limit: int = 100, offset: int = 0) -> AppsPage:
         return parse_apps(self._answer("ListApps", {"Limit": limit, "Offset": offset}), "ListApps")
 
-    def raw(
-        self, action: str, *, body: dict[str, Any] | None = None,
-        query: list[tuple[str, str]] | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        return self._answer(action, dict(body or {}) | dict(query or []))
-
 
 def make_source(
     name: str, answers: dict[str, Answer], **settings: Any

@@ -14,7 +14,6 @@ from prometheus_client.metrics_core import Metric
 from pydantic import Field
 
 from exporter.collectors.base import (
-    DAY,
     Source,
     SourceSettings,
     TargetView,
@@ -56,7 +55,6 @@ class AppsSettings(SourceSettings):
         min_length=1,
         description="with discovery, monitor apps whose status is one of these",
     )
-    max_staleness_seconds: float | None = Field(default=None, ge=1, le=30 * DAY)
 
 
 @register

@@ -44,7 +44,17 @@ from exporter.collectors.base import (
     window_field,
 )
 from exporter.collectors.budget import SeriesBudget
-from exporter.collectors.quality import ROWS, ProductType, quality_labels
+
+# the same buckets and delays as the live and report quality APIs
+from exporter.collectors.quality import (
+    LIVE_BUCKET_SECONDS,
+    LIVE_DELAY_SECONDS,
+    REPORT_DELAY_SECONDS,
+    ROWS,
+    ProductType,
+    product_types_field,
+    quality_labels,
+)
 from exporter.models import Indicator, Point
 from exporter.types import AppTarget, Labels, Snapshot
 
@@ -62,9 +72,6 @@ __all__ = [
 
 LIVE = "ListRealTimeQualityDistribution"
 REPORT = "ListQualityDistribution"
-LIVE_BUCKET_SECONDS = 30.0  # [inferred] as ListRealTimeQuality
-LIVE_DELAY_SECONDS = 60.0  # documented data delay
-REPORT_DELAY_SECONDS = 8 * HOUR  # documented data delay
 # the ``dimension`` label -> the API's Dimension value (always sent capitalised)
 DIMENSIONS = {"os": "OS", "network": "Access", "province": "Province", "country": "Country"}
 Dimension = Literal["os", "network", "province", "country"]
@@ -84,10 +91,6 @@ def _dimensions(*names: Dimension) -> Callable[[], list[Dimension]]:
 
 def _all_indicators() -> list[IndicatorName]:
     return list(get_args(IndicatorName))
-
-
-def _all_product_types() -> list[ProductType]:
-    return ["native", "web"]
 
 
 def max_series_field() -> Any:
@@ -115,11 +118,7 @@ class BreakdownSettings(WindowedSettings):
         min_length=1,
         description="quality indicators to split (default: all five)",
     )
-    product_types: list[ProductType] = Field(
-        default_factory=_all_product_types,
-        min_length=1,
-        description="ProductType values to query (native, web)",
-    )
+    product_types: list[ProductType] = product_types_field()
     max_breakdown_series: int = max_series_field()
 
     @field_validator("dimensions", "indicators", "product_types")

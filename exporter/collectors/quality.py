@@ -10,7 +10,7 @@ call per app, and every family carries the ``product_type`` label.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -35,8 +35,8 @@ from exporter.units import Kind, format_threshold, parse_indicator_name
 
 __all__ = [
     "GRANULARITY_SECONDS",
-    "PRODUCT_TYPES",
     "ROWS",
+    "product_types_field",
     "QualityReportSource",
     "RealtimeQualitySource",
     "quality_labels",
@@ -48,7 +48,6 @@ LIVE_BUCKET_SECONDS = 30.0  # [inferred] realtime quality buckets
 LIVE_DELAY_SECONDS = 60.0  # documented data delay
 REPORT_DELAY_SECONDS = 8 * HOUR  # documented data delay
 GRANULARITY_SECONDS = {"1d": DAY, "1h": HOUR, "5min": 300.0}
-PRODUCT_TYPES = ("native", "web")
 ProductType = Literal["native", "web"]
 
 _MT = ("media", "threshold")
@@ -103,12 +102,17 @@ def _all_product_types() -> list[ProductType]:
     return ["native", "web"]
 
 
-class _QualitySettings(WindowedSettings):
-    product_types: list[ProductType] = Field(
+def product_types_field() -> Any:
+    """``product_types``: the ProductType values to query, one call each (default both)."""
+    return Field(
         default_factory=_all_product_types,
         min_length=1,
         description="ProductType values to query (native, web): one call per app each",
     )
+
+
+class _QualitySettings(WindowedSettings):
+    product_types: list[ProductType] = product_types_field()
 
     @field_validator("product_types")
     @classmethod
