@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import pytest
 
 from exporter.collectors.call_detail import ROWS, find_row
 from exporter.types import AppTarget, WatchRoom
-from tests.fakes import T, find, make_source
+from tests.fakes import T, by_name, find, make_source
+from tests.vendor import vendor_result
 
 ROOM = "room-1"
 USERS = ("alice", "bob", "carol")
@@ -24,7 +28,7 @@ def world(params: dict[str, Any]) -> dict[str, Any]:
             pi = users.index(peer) if peer else 9
             metrics = [
                 {
-                    "Name": row.alias,
+                    "Name": row.alias or "placeholder",
                     "Desc": row.key,
                     "Unit": row.seed_unit,
                     "Data": [{"Time": int((T - 200) * 1000), "Value": 10 + ui * 3 + pi + k}],
@@ -98,13 +102,58 @@ def test_stall_duration_of_the_worse_peer_is_kept() -> None:
     assert got == {"alice": 0.12, "bob": 2.4}
 
 
-def test_maps_by_desc_then_name() -> None:
-    row = ROWS[4]
-    assert find_row(row.key, "whatever") is row
-    assert find_row("", row.alias) is row
-    assert find_row("音频 发送码率", "") is row  # spacing differences in Desc
-    assert find_row("unknown", "unknown") is None
+def test_maps_by_desc_and_only_by_a_name_a_vendor_source_shows() -> None:
+    send = next(r for r in ROWS if r.key == "音频发送码率")
+    big = next(r for r in ROWS if r.key == "视频大流发送码率")
+    assert find_row("音频 发送码率", "") is send  # spacing differences in Desc
+    # the vendor's example: Name bandwidth is audio send bitrate, but only Desc decides
+    assert find_row("", "bandwidth") is send
+    assert find_row("视频大流发送码率", "bandwidth") is big
+    # a Desc we do not know is an unknown metric, whatever its Name (no made-up aliases)
+    assert find_row("音频发送码率（平均）", "bandwidth") is None
+    assert find_row("unknown", "audio_send_bitrate") is None
+    assert find_row("", "audio_send_bitrate") is None
+    assert find_row("", "") is None
+    assert [r.alias for r in ROWS if r.alias] == ["bandwidth"]
     assert len({(r.metric, r.labels) for r in ROWS}) == len(ROWS) == 27
+
+
+def test_the_vendor_example_maps_to_the_audio_send_bitrate() -> None:
+    src, _ = make_source(
+        "call_detail", {"ListCallDetail": lambda p: vendor_result("ListCallDetail")}
+    )
+    snap = src.fetch(AppTarget("app1", (WatchRoom("Your_RoomId", ("Your_UserId",)),)), T)
+    assert by_name(snap) == {
+        (
+            "volcengine_rtc_client_bitrate_bytes_per_second",
+            frozenset({("app_id", "app1"), ("room_id", "Your_RoomId"), ("user_id", "Your_UserId"),
+                       ("peer_id", ""), ("media", "audio"), ("direction", "up"), ("stream", "")}),
+        ): 48.0 * 1000 / 8
+    }  # fmt: skip
+    assert not snap.skipped
+
+
+def test_unmatched_rows_are_counted_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    def answer(params: dict[str, Any]) -> dict[str, Any]:
+        point = [{"Time": int((T - 200) * 1000), "Value": 5.0}]
+        metrics = [
+            {"Name": "bandwidth", "Desc": "视频编码码率", "Unit": "kbps", "Data": point},
+            {"Name": "audio_send_bitrate", "Desc": "", "Unit": "kbps", "Data": point},
+            {"Name": "bandwidth", "Desc": "音频发送码率", "Unit": "kbps", "Data": point},
+        ]
+        return {"UserCallDetail": [
+            {"RoomId": ROOM, "UserId": u, "Direction": "up", "CallDetail": metrics}
+            for u in params["UserId"]
+        ]}  # fmt: skip
+
+    src, _ = make_source("call_detail", {"ListCallDetail": answer})
+    with caplog.at_level(logging.WARNING):
+        snap = src.fetch(watched("alice", "bob"), T)
+        src.fetch(watched("alice"), T)
+    assert snap.skipped == {"unmatched": 4}  # two unknown rows for each of two users
+    assert len(snap.samples) == 2  # the audio send bitrate of each
+    lines = [r.getMessage() for r in caplog.records if "matches no row" in r.getMessage()]
+    assert len(lines) == 2, lines  # one per distinct (Desc, Name), not per row or refresh
 
 
 def test_windows_and_chunks_of_20() -> None:

@@ -5,13 +5,20 @@ direction) and, for the downlink, one record per ``PeerId``: the remote user who
 values describe. Receive-side metrics (receive bitrate, delay, loss, resolution, frame rate,
 playback volume, stall duration) therefore carry ``peer_id`` from their record, one series per
 peer; uplink and device-level metrics (CPU, capture volume, capture frame rate) have
-``peer_id=""``. Metrics are mapped by their Chinese ``Desc`` (the seed's wording) first, then by
-``Name``; the machine names are not documented, so the aliases below are inferred and the
-``Desc`` mapping is authoritative.
+``peer_id=""``.
+
+Metrics are mapped by their ``Desc``: the vendor's metric list (指标列表) names each metric only
+by its Chinese name, and ``Desc`` carries that name (the documented example: ``Desc`` 音频发送码率,
+``Name`` ``bandwidth``, ``Unit`` ``kbps``). The machine ``Name``s are not documented; the one the
+vendor shows (``bandwidth``) is a generic word that may name every bitrate, so a ``Name`` is used
+only when ``Desc`` is empty, and only a ``Name`` a vendor source shows. A metric that matches no
+row is skipped and counted (``points_skipped_total{reason="unmatched"}``), its ``Desc``/``Name``
+logged once, never guessed.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from pydantic import Field
@@ -31,11 +38,14 @@ from exporter.collectors.base import (
     window_field,
 )
 from exporter.collectors.budget import SeriesBudget
+from exporter.log import get_logger
 from exporter.models import CallMetric, CallRecord
 from exporter.types import AppTarget, Labels, Snapshot
 from exporter.units import Kind
 
 __all__ = ["ROWS", "CallDetailSettings", "CallDetailSource", "find_row"]
+
+log = get_logger(__name__)
 
 ACTION = "ListCallDetail"
 DELAY_SECONDS = 100.0  # documented data delay
@@ -57,62 +67,72 @@ _DLY, _LOSS, _STALL = "network_delay_seconds", "packet_loss_ratio", "stall_durat
 _FPS = "video_frames_per_second"
 
 
+# ``Name``s a vendor source shows, by ``Desc`` (the ListCallDetail example of the 2023-11-01 page)
+VENDOR_NAMES = {"音频发送码率": "bandwidth"}
+
+
 def _row(
-    desc: str, name: str, metric: str, kind: Kind, unit: str, what: str, *labels: tuple[str, str]
+    desc: str, metric: str, kind: Kind, unit: str, what: str, *labels: tuple[str, str]
 ) -> IndicatorRow:
     per_peer = _DOWN in labels or metric in ("audio_playback_volume", _STALL)
-    return IndicatorRow(desc, metric, kind, what, unit, labels, alias=name, per_peer=per_peer)
+    alias = VENDOR_NAMES.get(desc, "")
+    return IndicatorRow(desc, metric, kind, what, unit, labels, alias=alias, per_peer=per_peer)
 
 
 ROWS: tuple[IndicatorRow, ...] = (
-    _row("App 的 CPU 使用率", "app_cpu_usage", "app_" + _CPU, _R, "%",
+    _row("App 的 CPU 使用率", "app_" + _CPU, _R, "%",
          "CPU usage of the app, 0..1"),
-    _row("系统 CPU 使用率", "system_cpu_usage", "system_" + _CPU, _R, "%",
+    _row("系统 CPU 使用率", "system_" + _CPU, _R, "%",
          "System CPU usage, 0..1"),
-    _row("音频采集音量", "audio_capture_volume", _VOL.format("capture"), _P, "",
+    _row("音频采集音量", _VOL.format("capture"), _P, "",
          "Audio capture volume"),
-    _row("音频播放音量", "audio_playback_volume", _VOL.format("playback"), _P, "",
+    _row("音频播放音量", _VOL.format("playback"), _P, "",
          "Audio playback volume, per sending peer"),
-    _row("音频发送码率", "audio_send_bitrate", _BPS, _B, "Kbps",
+    _row("音频发送码率", _BPS, _B, "Kbps",
          "Send (up) or receive (down, per sending peer) bitrate, bytes per second", _A, _UP, _NONE),
-    _row("音频接收码率", "audio_recv_bitrate", _BPS, _B, "Kbps", "", _A, _DOWN, _NONE),
-    _row("音频上行网络延时", "audio_up_delay", _DLY, _S, "ms",
+    _row("音频接收码率", _BPS, _B, "Kbps", "", _A, _DOWN, _NONE),
+    _row("音频上行网络延时", _DLY, _S, "ms",
          "Uplink or downlink (per sending peer) network delay, seconds", _A, _UP),
-    _row("音频上行丢包率", "audio_up_loss", _LOSS, _R, "%",
+    _row("音频上行丢包率", _LOSS, _R, "%",
          "Uplink or downlink (per sending peer) packet loss, 0..1", _A, _UP),
-    _row("音频下行网络延时", "audio_down_delay", _DLY, _S, "ms", "", _A, _DOWN),
-    _row("音频下行丢包率", "audio_down_loss", _LOSS, _R, "%", "", _A, _DOWN),
-    _row("音频卡顿时长", "audio_stall_duration", _STALL, _S, "ms",
+    _row("音频下行网络延时", _DLY, _S, "ms", "", _A, _DOWN),
+    _row("音频下行丢包率", _LOSS, _R, "%", "", _A, _DOWN),
+    _row("音频卡顿时长", _STALL, _S, "ms",
          "Stall duration of the stream received from a peer, seconds", _A),
-    _row("视频发送分辨率的宽", "video_send_width", "video_width_pixels", _P, "",
+    _row("视频发送分辨率的宽", "video_width_pixels", _P, "",
          "Sent (up) or received (down, per sending peer) video width, pixels", _UP),
-    _row("视频发送分辨率的高", "video_send_height", "video_height_pixels", _P, "",
+    _row("视频发送分辨率的高", "video_height_pixels", _P, "",
          "Sent (up) or received (down, per sending peer) video height, pixels", _UP),
-    _row("视频接收分辨率的宽", "video_recv_width", "video_width_pixels", _P, "", "", _DOWN),
-    _row("视频接收分辨率的高", "video_recv_height", "video_height_pixels", _P, "", "", _DOWN),
-    _row("视频采集帧率", "video_capture_fps", "video_capture_frames_per_second", _F, "fps",
+    _row("视频接收分辨率的宽", "video_width_pixels", _P, "", "", _DOWN),
+    _row("视频接收分辨率的高", "video_height_pixels", _P, "", "", _DOWN),
+    _row("视频采集帧率", "video_capture_frames_per_second", _F, "fps",
          "Video capture frame rate"),
-    _row("视频大流发送帧率", "video_big_send_fps", _FPS, _F, "fps",
+    _row("视频大流发送帧率", _FPS, _F, "fps",
          "Video send (up, per stream) or receive (down, per sending peer) frame rate", _UP, _BIG),
-    _row("视频小流发送帧率", "video_small_send_fps", _FPS, _F, "fps", "", _UP, _SMALL),
-    _row("视频接收帧率", "video_recv_fps", _FPS, _F, "fps", "", _DOWN, _NONE),
-    _row("视频大流发送码率", "video_big_send_bitrate", _BPS, _B, "Kbps", "", _V, _UP, _BIG),
-    _row("视频小流发送码率", "video_small_send_bitrate", _BPS, _B, "Kbps", "", _V, _UP, _SMALL),
-    _row("视频接收码率", "video_recv_bitrate", _BPS, _B, "Kbps", "", _V, _DOWN, _NONE),
-    _row("视频上行网络延时", "video_up_delay", _DLY, _S, "ms", "", _V, _UP),
-    _row("视频上行丢包率", "video_up_loss", _LOSS, _R, "%", "", _V, _UP),
-    _row("视频下行网络延时", "video_down_delay", _DLY, _S, "ms", "", _V, _DOWN),
-    _row("视频下行丢包率", "video_down_loss", _LOSS, _R, "%", "", _V, _DOWN),
-    _row("视频卡顿时长", "video_stall_duration", _STALL, _S, "ms", "", _V),
+    _row("视频小流发送帧率", _FPS, _F, "fps", "", _UP, _SMALL),
+    _row("视频接收帧率", _FPS, _F, "fps", "", _DOWN, _NONE),
+    _row("视频大流发送码率", _BPS, _B, "Kbps", "", _V, _UP, _BIG),
+    _row("视频小流发送码率", _BPS, _B, "Kbps", "", _V, _UP, _SMALL),
+    _row("视频接收码率", _BPS, _B, "Kbps", "", _V, _DOWN, _NONE),
+    _row("视频上行网络延时", _DLY, _S, "ms", "", _V, _UP),
+    _row("视频上行丢包率", _LOSS, _R, "%", "", _V, _UP),
+    _row("视频下行网络延时", _DLY, _S, "ms", "", _V, _DOWN),
+    _row("视频下行丢包率", _LOSS, _R, "%", "", _V, _DOWN),
+    _row("视频卡顿时长", _STALL, _S, "ms", "", _V),
 )  # fmt: skip
 
-_BY_DESC = {row.key.replace(" ", ""): row for row in ROWS}
-_BY_NAME = {row.alias: row for row in ROWS}
+_BY_DESC = {"".join(row.key.split()): row for row in ROWS}
+_BY_NAME = {row.alias: row for row in ROWS if row.alias}
+MAX_LOGGED = 32  # distinct unmatched (Desc, Name) pairs logged per source
 
 
 def find_row(desc: str, name: str) -> IndicatorRow | None:
-    """Map by Desc (spaces ignored), then by Name."""
-    return _BY_DESC.get(desc.replace(" ", "")) or _BY_NAME.get(name)
+    """The row of a metric: by ``Desc`` (white space ignored); by ``Name`` only when ``Desc`` is
+    empty and the ``Name`` is one a vendor source shows. A ``Desc`` that matches no row is an
+    unknown metric, whatever its ``Name``."""
+    if desc.strip():
+        return _BY_DESC.get("".join(desc.split()))
+    return _BY_NAME.get(name.strip())
 
 
 class CallDetailSettings(WindowedSettings):
@@ -146,6 +166,8 @@ class CallDetailSource(Source[CallDetailSettings]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.budget = SeriesBudget(self.settings.max_client_series)
+        self._unmatched: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
 
     def begin_cycle(self) -> None:
         self.budget.reset()
@@ -175,6 +197,8 @@ class CallDetailSource(Source[CallDetailSettings]):
         def resolve(metric: CallMetric) -> tuple[IndicatorRow, Labels] | None:
             row = find_row(metric.desc, metric.name)
             if row is None:
+                out.skipped["unmatched"] += 1
+                self._log_unmatched(app_id, metric)
                 return None
             labels = (
                 ("app_id", app_id),
@@ -193,3 +217,14 @@ class CallDetailSource(Source[CallDetailSettings]):
             complete_after=self.settings.settle_seconds,
             now=now,
         )
+
+    def _log_unmatched(self, app_id: str, metric: CallMetric) -> None:
+        """One warning per distinct (Desc, Name), for the first few: the words to report."""
+        key = (metric.desc, metric.name)
+        with self._lock:
+            if key in self._unmatched or len(self._unmatched) >= MAX_LOGGED:
+                return
+            self._unmatched.add(key)
+        log.warning("ListCallDetail metric matches no row; skipped and counted as unmatched",
+                    source=self.name, app_id=app_id, desc=metric.desc, metric_name=metric.name,
+                    unit=metric.unit)  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.simulator.model import PEER_PENALTY
-from exporter.simulator.names import CALL_DETAIL
+from exporter.simulator.names import CALL_DETAIL, RETURNED_NAME
 from exporter.simulator.segments import Attributes, attributes_of
 from exporter.simulator.validate import Ctx, invalid, ts
 from exporter.simulator.world import Member, RoomCall
@@ -55,7 +55,9 @@ def _series(
             }
             for t in times
         ]
-        out.append({"Name": name, "Desc": desc, "Unit": unit, "Data": data})
+        out.append(
+            {"Name": RETURNED_NAME.get(name, name), "Desc": desc, "Unit": unit, "Data": data}
+        )
     return out
 
 

@@ -8,6 +8,7 @@ __all__ = [
     "OPERATION_UNITS",
     "QUALITY_NAMES",
     "REALTIME_OPERATION",
+    "RETURNED_NAME",
 ]
 
 QUALITY_NAMES: dict[str, list[tuple[str, str]]] = {
@@ -41,8 +42,12 @@ OPERATION_UNITS = {
 }
 REALTIME_OPERATION = ("online_user_count", "online_room_count")
 
-# (Desc, Name, Unit, direction) of ListCallDetail metrics; "up" entries for the user itself,
-# "down" entries once per peer
+# (Desc, key, Unit, direction) of ListCallDetail metrics; "up" entries for the user itself,
+# "down" entries once per peer. The key drives the value model and is returned as ``Name``,
+# except where a vendor source shows the Name (RETURNED_NAME): the vendor documents only the
+# Desc of each metric, so the other Names are this simulator's placeholders, which the exporter
+# must not rely on.
+RETURNED_NAME = {"audio_send_bitrate": "bandwidth"}  # the 2023-11-01 page's example
 CALL_DETAIL = (
     ("App 的 CPU 使用率", "app_cpu_usage", "%", "up"),
     ("系统 CPU 使用率", "system_cpu_usage", "%", "up"),
