@@ -218,12 +218,15 @@ class VolcClient:
         *,
         page: int = 1,
         page_size: int = 100,
+        exclude_server_users: bool = False,
     ) -> UserInfoPage:
-        """ListUserInfo: device details of at most 10 users of one room."""
+        """ListUserInfo: device details of at most 10 users of one room. ``ExcludeServerUser``
+        is always sent (the vendor's default, true, leaves out Linux server-side users)."""
         if not 1 <= len(user_ids) <= MAX_USER_INFO_USERS:
             raise ValueError(f"ListUserInfo takes 1..{MAX_USER_INFO_USERS} user ids")
         query = _query(app_id, start, end) + [("RoomId", room_id), ("UserId", ",".join(user_ids))]
         query += [("PageNum", str(page)), ("PageSize", str(page_size))]
+        query += [("ExcludeServerUser", "true" if exclude_server_users else "false")]
         action = "ListUserInfo"
         return self._call(action, lambda r: parse_user_info(r, action, self._tz), query=query)
 

@@ -114,10 +114,13 @@ class FakeClient:
     def list_user_info(
         self, app_id: str, start: dt.datetime, end: dt.datetime, room_id: str,
         user_ids: tuple[str, ...], *, page: int = 1, page_size: int = 100,
+        exclude_server_users: bool | None = None,
     ) -> UserInfoPage:  # fmt: skip
         assert 1 <= len(user_ids) <= MAX_USER_INFO_USERS
         params = {"AppId": app_id, "StartTime": start, "EndTime": end, "RoomId": room_id,
                   "UserId": list(user_ids), "PageNum": page, "PageSize": page_size}  # fmt: skip
+        if exclude_server_users is not None:  # not sent: the vendor's default (true) applies
+            params["ExcludeServerUser"] = exclude_server_users
         return parse_user_info(self._answer("ListUserInfo", params), "ListUserInfo", TZ)
 
     def list_apps(self, *, limit: int = 100, offset: int = 0) -> AppsPage:

@@ -141,6 +141,9 @@ def test_user_info_is_a_get_for_at_most_ten_users() -> None:
     assert (q["Action"], q["RoomId"], q["UserId"], q["PageNum"]) == (
         "ListUserInfo", "Room1", "alice,bob", "1",
     )  # fmt: skip
+    assert q["ExcludeServerUser"] == "false"  # sent explicitly: the vendor's default is true
+    client.list_user_info("app1", T0, T1, "Room1", ["bot"], exclude_server_users=True)
+    assert rec.query()["ExcludeServerUser"] == "true"
     [user] = got.users
     assert (user.user_id, user.os, user.access, user.device_type, user.sdk_version) == (
         "alice", "ios", "wifi", "iPhone15,2", "3.58.1",

@@ -121,7 +121,8 @@ def test_user_info() -> None:
     assert set(result) == {"Total", "PageNum", "PageSize", "UserList"}
     users = {u["UserId"]: u for u in result["UserList"]}
     assert result["Total"] == len(users)
-    assert "recorder-bot" not in users  # Linux server user: ExcludeServerUser defaults to true
+    # Linux server users: ExcludeServerUser defaults to true
+    assert "recorder-bot" not in users and "relay-bot" not in users
     alice = users["alice"]
     assert set(alice) == {"CallId", "RoomId", "UserId", "CreatedAt", "LeaveAt", "Finished", "Duration",
                           "OS", "Access", "DeviceType", "SdkVersion", "Pub", "Record"}  # fmt: skip
@@ -140,7 +141,9 @@ def test_user_info() -> None:
     assert {u["Access"] for u in users.values()} == {"wifi", "4g", "5g", "3g", "2g"}
     assert all(u["SdkVersion"] and u["DeviceType"] for u in users.values())
     with_server = api.ok("ListUserInfo", body | {"ExcludeServerUser": "false"})
-    assert "recorder-bot" in {u["UserId"] for u in with_server["UserList"]}
+    servers = {u["UserId"]: u["OS"] for u in with_server["UserList"] if u["OS"] == "linux"}
+    assert {"recorder-bot", "relay-bot"} <= set(servers) and not set(servers) & set(users)
+    assert api.ok("ListUserInfo", body | {"ExcludeServerUser": "true"}) == result
     few = api.ok("ListUserInfo", body | {"UserId": "alice,bob,nobody"})
     assert sorted(u["UserId"] for u in few["UserList"]) == ["alice", "bob"]  # invalid ids dropped
     # a user who left before the window is not listed; the span is clamped to 6 h

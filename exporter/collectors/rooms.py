@@ -136,6 +136,11 @@ class RoomsSettings(SourceSettings):
     client_info: bool = Field(
         default=True, description="ListUserInfo: volcengine_rtc_client_info of watched users"
     )
+    exclude_server_users: bool = Field(
+        default=False,
+        description="ListUserInfo ExcludeServerUser: leave out Linux (server-side) users; the "
+        "vendor's default is true, the exporter sends false so watched bots are described",
+    )
     user_info_window_seconds: float = Field(
         default=6 * HOUR, ge=60, le=6 * HOUR, description="ListUserInfo window (at most 6 h)"
     )
@@ -313,8 +318,9 @@ class RoomsSource(Source[RoomsSettings]):
         wanted = set(users)
         for page in range(1, self.settings.max_pages + 1):
             got = self.client.list_user_info(
-                app_id, *window, watch.room_id, users, page=page, page_size=PAGE_SIZE
-            )
+                app_id, *window, watch.room_id, users, page=page, page_size=PAGE_SIZE,
+                exclude_server_users=self.settings.exclude_server_users,
+            )  # fmt: skip
             snap.skipped.update(got.skipped)
             for info in got.users:
                 old = best.get(info.user_id)

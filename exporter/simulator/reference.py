@@ -52,10 +52,12 @@ Each app has a small set of rooms placed around the simulator's start time: `roo
 the busiest running room (the demo's watch-list room; its users cover every OS, network and
 province below, so a segment-limited scenario always hits some of them; `alice` receives
 from two peers, `bob` sends badly, `dave` has left, `erin` left and rejoined, four invisible
-viewers and a Linux recording bot), `room-long` (running, created 30 h earlier: older than
-ListRoomInfo's 24 h span), `room-reuse` (one RoomId, a finished and a running call),
-`meeting-1`, `meeting-2` (running), `class-1..3` (finished, earlier days) and `room-late`
-(created ten minutes after the start). For a room the world does not know, ListCallDetail
+viewers, and two server-side (Linux) users that ListUserInfo lists only with
+`ExcludeServerUser=false`: the visible `relay-bot` and the invisible `recorder-bot`),
+`room-long` (running, created 30 h earlier: older than ListRoomInfo's 24 h span),
+`room-reuse` (one RoomId, a finished and a running call), `meeting-1`, `meeting-2`
+(running), `class-1..3` (finished, earlier days) and `room-late` (created ten minutes after
+the start). For a room the world does not know, ListCallDetail
 answers for the requested users, each receiving from the others.
 
 Traffic shares of the segments (the distribution APIs; `Province` is within China):

@@ -6,7 +6,8 @@ the minute), so the same seed and epoch give the same world, and virtual time mo
 * ``room-demo-1`` (the demo's watch-list room): the busiest running room. Its members cover every
   OS, network and province of :mod:`segments`, so any segment-limited scenario hits some of them;
   alice, bob and carol publish (alice receives from two peers); dave left; erin left and came back;
-  four invisible viewers; a Linux recording bot (a server user).
+  four invisible viewers; two server-side (Linux) users: a visible relay and an invisible
+  recording bot.
 * ``room-long``: running, created 30 h before the epoch (older than ListRoomInfo's 24 h span).
 * ``room-reuse``: the same RoomId twice, a finished call and a running one.
 * ``meeting-*``: smaller running rooms; ``class-*``: finished rooms of the past days;
@@ -124,6 +125,9 @@ def _demo_room(e: float) -> list[Member]:
             product="web",
         ),
     ]
+    # a visible server-side user (Linux): ListUserInfo lists it only with ExcludeServerUser=false
+    relay = Attributes("linux", "wifi", "上海", CHINA)
+    out.append(_member("relay-bot", relay, ((e - 90 * 60, None),)))
     for i in range(len(provs)):
         attrs = Attributes(oses[i % len(oses)], nets[i % len(nets)], provs[i], CHINA)
         out.append(_member(f"user-{i + 1:02d}", attrs, ((e - HOUR + 60 * i, None),)))
