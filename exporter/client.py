@@ -39,18 +39,20 @@ from exporter.models import (
     AppsPage,
     CallDetailResult,
     IndicatorsResult,
-    OnlineUsers,
-    RoomPage,
     SegmentsResult,
-    UserInfoPage,
     parse_apps,
     parse_call_detail,
     parse_indicators,
-    parse_online_users,
     parse_operation_distribution,
+    sanitize,
+)
+from exporter.models_rooms import (
+    OnlineUsers,
+    RoomPage,
+    UserInfoPage,
+    parse_online_users,
     parse_room_info,
     parse_user_info,
-    sanitize,
 )
 from exporter.signing import VolcAuth, encode
 from exporter.telemetry import Telemetry

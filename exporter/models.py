@@ -12,6 +12,9 @@ not cost a whole call. The rules:
 * A timestamp without a UTC offset is read in the configured time zone.
 * ``AppKey`` / ``SecondaryAppKey`` of ``ListApps`` are never kept.
 
+The room actions (ListRoomInfo, GetRoomOnlineUsers, ListUserInfo) are parsed by the same rules
+in ``exporter.models_rooms``.
+
 Strings have already been made valid UTF-8 by the client (``sanitize``).
 """
 
@@ -37,20 +40,12 @@ __all__ = [
     "CallDetailResult",
     "Indicator",
     "IndicatorsResult",
-    "OnlineUsers",
     "Point",
-    "Room",
-    "RoomPage",
     "SegmentsResult",
-    "UserInfo",
-    "UserInfoPage",
     "parse_apps",
     "parse_call_detail",
     "parse_indicators",
-    "parse_online_users",
     "parse_operation_distribution",
-    "parse_room_info",
-    "parse_user_info",
     "sanitize",
     "text",
 ]
@@ -120,46 +115,6 @@ class AppsPage:
 class SegmentsResult:
     # ListOperationDistribution: (segment, user count, share in percent) per group
     segments: list[tuple[str, float | None, float | None]] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass(frozen=True)
-class Room:
-    room_id: str
-    active_users: int | None  # None: not reported
-    finished: bool
-
-
-@dataclass
-class RoomPage:
-    rooms: list[Room] = field(default_factory=list)
-    total: int | None = None
-    skipped: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass(frozen=True)
-class OnlineUsers:
-    exists: bool
-    total: int | None
-    visible: tuple[str, ...] = ()
-    invisible: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    user_id: str
-    os: str
-    access: str
-    device_type: str
-    sdk_version: str
-    finished: bool
-    created_at: float | None  # first join of this call (Unix seconds), None if unreadable
-
-
-@dataclass
-class UserInfoPage:
-    users: list[UserInfo] = field(default_factory=list)
-    total: int | None = None
     skipped: Counter[str] = field(default_factory=Counter)
 
 
@@ -330,15 +285,6 @@ def parse_apps(result: dict[str, Any], action: str) -> AppsPage:
     return out
 
 
-def _count(v: object) -> int | None:
-    """A non-negative whole number (JSON number or digits as text), else None."""
-    if isinstance(v, str) and v.strip().isdigit():
-        return int(v)
-    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0:
-        return int(v) if float(v).is_integer() else None
-    return None
-
-
 def parse_operation_distribution(result: dict[str, Any], action: str) -> SegmentsResult:
     """``Result = {Name, Dimension, Data[{DistributionName, Value, Proportion}]}``."""
     out = SegmentsResult()
@@ -353,48 +299,4 @@ def parse_operation_distribution(result: dict[str, Any], action: str) -> Segment
             out.skipped["value"] += 1
             continue
         out.segments.append((segment, pair[0], pair[1]))
-    return out
-
-
-def parse_room_info(result: dict[str, Any], action: str) -> RoomPage:
-    """``Result = {Total, RoomList[{RoomId, ActiveUserNum, IsFinished, DestroyTime}]}``."""
-    out = RoomPage(total=_count(result.get("Total")))
-    for r in items(result, "RoomList", action):
-        room_id = text(r.get("RoomId")) if isinstance(r, dict) else None
-        if not isinstance(r, dict) or not room_id:
-            out.skipped["malformed"] += 1
-            continue
-        done = r.get("IsFinished")  # missing or null: finished when DestroyTime is set
-        finished = done if isinstance(done, bool) else bool(text(r.get("DestroyTime")))
-        out.rooms.append(Room(room_id, _count(r.get("ActiveUserNum")), finished))
-    return out
-
-
-def parse_online_users(result: dict[str, Any], action: str) -> OnlineUsers:
-    """``Result = {RoomExists, TotalUser, VisibleUserList[], InvisibleUserList[]}``."""
-    if result.get("RoomExists") is False:
-        return OnlineUsers(False, None)
-    visible, invisible = (
-        tuple(dict.fromkeys(u for u in map(text, items(result, k, action)) if u))
-        for k in ("VisibleUserList", "InvisibleUserList")
-    )
-    return OnlineUsers(True, _count(result.get("TotalUser")), visible, invisible)
-
-
-def parse_user_info(result: dict[str, Any], action: str, tz: dt.tzinfo) -> UserInfoPage:
-    """``Result = {Total, UserList[{UserId, OS, Access, DeviceType, SdkVersion, Finished}]}``."""
-    out = UserInfoPage(total=_count(result.get("Total")))
-    keys = ("UserId", "OS", "Access", "DeviceType", "SdkVersion")
-    for u in items(result, "UserList", action):
-        fields = [text(u.get(k)) if isinstance(u, dict) else None for k in keys]
-        if not isinstance(u, dict) or any(f is None for f in fields) or not fields[0]:
-            out.skipped["malformed"] += 1
-            continue
-        try:
-            created: float | None = parse_rfc3339(u.get("CreatedAt"), tz)
-        except (ValueError, OverflowError, OSError):
-            created = None
-        finished = d if isinstance(d := u.get("Finished"), bool) else bool(text(u.get("LeaveAt")))
-        user, os_, access, device, sdk = (f or "" for f in fields)
-        out.users.append(UserInfo(user, os_, access, device, sdk, finished, created))
     return out

@@ -20,6 +20,7 @@ FORBIDDEN = {
     "signing": {"client", "collectors", "cache", "scheduler", "metrics", "server", "runtime"},
     "limiter": {"client", "collectors", "cache", "scheduler", "metrics", "server", "runtime"},
     "models": {"client", "collectors", "cache", "scheduler", "metrics", "server", "runtime"},
+    "models_rooms": {"client", "collectors", "cache", "scheduler", "metrics", "server", "runtime"},
     "client": {"collectors", "cache", "scheduler", "metrics", "server", "runtime", "settings"},
     "collectors": {"cache", "scheduler", "metrics", "server", "runtime", "settings", "targets"},
     "cache": {"client", "collectors.", "scheduler", "metrics", "server", "runtime"},

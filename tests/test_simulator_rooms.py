@@ -68,7 +68,8 @@ def test_room_info_limits_clamp_delay_and_pages() -> None:
     # pages: default 20, at most 100 (more is treated as 100), bad values refused
     page = api.ok("ListRoomInfo", api.window(-24 * HOUR, PageSize=2, PageNum=2))
     assert page["PageNum"] == 2 and page["PageSize"] == 2 and len(page["RoomList"]) == 2
-    assert page["HasMore"] is True and page["Total"] > 4
+    # HasMore means rooms were left unlisted (too many match), not "another page exists"
+    assert page["HasMore"] is False and page["Total"] > 4
     assert api.ok("ListRoomInfo", api.window(-HOUR, PageSize=500))["PageSize"] == 100
     assert api.ok("ListRoomInfo", api.window(-HOUR))["PageSize"] == 20
     for bad in ({"PageSize": 0}, {"PageNum": "x"}, {"PageNum": -1}):
@@ -232,3 +233,28 @@ def test_every_app_has_the_demo_room(app_index: int) -> None:
     sim, _, api = make(apps=2)
     q = {"AppId": sim.apps[app_index].app_id, "RoomId": DEMO_ROOM}
     assert set(DEMO_USERS) <= set(api.ok("GetRoomOnlineUsers", q)["VisibleUserList"])
+
+
+def test_crowded_rooms_cap_each_query_and_say_has_more() -> None:
+    sim, clock, api = make()
+    app = sim.apps[0].app_id
+    sim.activate("crowded_rooms", {"rooms": 400, "cap": 250, "users": 60})
+    whole = [rooms(api, -24 * HOUR, PageNum=n) for n in (1, 2, 3, 4)]
+    assert all(p["HasMore"] is True and p["Total"] > 400 for p in whole)
+    listed = [r for p in whole for r in p["RoomList"]]
+    assert len(listed) == 250 and len(whole[2]["RoomList"]) == 50 and whole[3]["RoomList"] == []
+    assert "crowd-hot" not in {r["RoomId"] for r in listed}  # oldest first: the newest is cut
+    recent = rooms(api, -2 * HOUR)  # a narrower window lists everything it matches
+    assert recent["HasMore"] is False and len(recent["RoomList"]) == recent["Total"]
+    hot = next(r for r in recent["RoomList"] if r["RoomId"] == "crowd-hot")
+    assert hot["ActiveUserNum"] == 60 and not hot["IsFinished"]
+    users = api.ok("GetRoomOnlineUsers", {"AppId": app, "RoomId": "crowd-hot"})
+    assert users["TotalUser"] == 60
+    other = api.ok(
+        "ListRoomInfo", api.window(-24 * HOUR, PageSize=100) | {"AppId": sim.apps[1].app_id}
+    )
+    assert other["HasMore"] is False  # only the scenario's app is crowded
+    sim.deactivate("crowded_rooms")
+    assert rooms(api, -24 * HOUR)["HasMore"] is False
+    with pytest.raises(ValueError, match="cap must be"):
+        sim.activate("crowded_rooms", {"cap": 0})

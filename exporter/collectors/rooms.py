@@ -4,9 +4,11 @@ One refresh of an app:
 
 1. ``ListRoomInfo`` lists the rooms (calls) *created* in a window of at most 24 h, paged. A room
    that has run for longer is only seen by a window reaching back to its start, so the source
-   looks back ``lookback_seconds`` (default 24 h; one call per 24 h window and page). A RoomId
-   appears once per call: finished entries are dropped and the unfinished one kept. The
-   ``top_rooms`` unfinished rooms with the most ``ActiveUserNum`` are the watched rooms.
+   looks back ``lookback_seconds`` (default 24 h; one call per 24 h window and page). When
+   ``HasMore`` says rooms were left unlisted, the window is narrowed (``room_list``); what
+   still cannot be listed is counted in ``points_skipped_total{reason="has_more"|"max_pages"}``.
+   A RoomId appears once per call: finished entries are dropped and the unfinished one kept.
+   The ``top_rooms`` unfinished rooms with the most ``ActiveUserNum`` are the watched rooms.
 2. ``GetRoomOnlineUsers`` lists who is in each watched room now. Visible users are candidates
    for the per-user watch list (invisible ones too with ``include_invisible``); a room that no
    longer exists (``RoomExists=false``) is left out.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -47,9 +50,10 @@ from exporter.collectors.base import (
     register,
 )
 from exporter.collectors.call_detail import ROWS as CLIENT_ROWS
+from exporter.collectors.room_list import PAGE_SIZE, RoomListing, last_page, users
 from exporter.errors import ApiAuthError, ApiClientError, ApiError, ApiSchemaError
 from exporter.log import get_logger
-from exporter.models import Room, UserInfo
+from exporter.models_rooms import Room, UserInfo
 from exporter.types import AppTarget, Labels, MetricSpec, Sample, Snapshot, WatchRoom
 
 __all__ = ["RoomsSettings", "RoomsSnapshot", "RoomsSource", "select_watch", "series_per_user"]
@@ -57,7 +61,6 @@ __all__ = ["RoomsSettings", "RoomsSnapshot", "RoomsSource", "select_watch", "ser
 log = get_logger(__name__)
 T = TypeVar("T")
 
-PAGE_SIZE = 100
 # series of one watched user: uplink and device metrics, plus receive-side ones per peer
 UPLINK = sum(1 for row in CLIENT_ROWS if not row.per_peer)
 DOWNLINK = sum(1 for row in CLIENT_ROWS if row.per_peer)
@@ -128,7 +131,11 @@ class RoomsSettings(SourceSettings):
         description="ListRoomInfo finds rooms by creation time: one call per 24 h looked back",
     )
     max_pages: int = Field(
-        default=10, ge=1, le=1000, description="ListRoomInfo pages of 100 rooms per 24 h window"
+        default=10,
+        ge=1,
+        le=1000,
+        description="ListRoomInfo calls per 24 h window: pages of 100 rooms, and narrower "
+        "windows while HasMore says rooms were left unlisted",
     )
     include_invisible: bool = Field(
         default=False, description="also watch invisible users (audience, server-side users)"
@@ -174,6 +181,32 @@ class _Refusals:
         log.info("action answers again", source="rooms", app_id=app_id, action=action)
 
 
+@dataclass
+class _Unlisted:
+    """Apps whose rooms ListRoomInfo could not all list: a warning when it starts, info when it
+    ends (the counts go to points_skipped_total on every refresh)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    now: dict[str, str] = field(default_factory=dict)
+
+    def report(self, app_id: str, unlisted: Counter[str], calls: int) -> None:
+        reason = ",".join(sorted(unlisted))
+        with self.lock:
+            changed = self.now.get(app_id, "") != reason
+            if reason:
+                self.now[app_id] = reason
+            else:
+                self.now.pop(app_id, None)
+        if changed and reason:
+            hint = "raise sources.rooms.max_pages" if "max_pages" in unlisted else "the vendor " \
+                "lists no more even for a one-minute window"  # fmt: skip
+            log.warning("ListRoomInfo left rooms unlisted (HasMore); the busiest may be missed",
+                        source="rooms", app_id=app_id, reason=reason,
+                        unlisted=sum(unlisted.values()), calls=calls, hint=hint)  # fmt: skip
+        elif changed:
+            log.info("ListRoomInfo lists every room again", source="rooms", app_id=app_id)
+
+
 @register
 class RoomsSource(Source[RoomsSettings]):
     """The busiest rooms, who is in them, and what the watched users run.
@@ -195,6 +228,7 @@ class RoomsSource(Source[RoomsSettings]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._refusals = _Refusals()
+        self._unlisted = _Unlisted()
 
     def calls(self, app: AppTarget) -> dict[str, int]:
         s = self.settings
@@ -265,22 +299,14 @@ class RoomsSource(Source[RoomsSettings]):
             end = start
 
     def _busiest(self, app_id: str, now: float, snap: Snapshot) -> list[Room]:
-        """The ``top_rooms`` unfinished rooms with the most active users."""
-        best: dict[str, Room] = {}
+        """The ``top_rooms`` unfinished rooms with the most active users (``room_list``: pages,
+        ``HasMore`` and narrower windows; what stays unlisted is counted)."""
+        listing = RoomListing(self.client, app_id, self.settings.max_pages)
         for start, end in self._windows(now):
-            for page in range(1, self.settings.max_pages + 1):
-                got = self.client.list_room_info(app_id, start, end, page=page, page_size=PAGE_SIZE)
-                snap.skipped.update(got.skipped)
-                for room in got.rooms:
-                    old = best.get(room.room_id)
-                    if not room.finished and (old is None or _users(room) > _users(old)):
-                        best[room.room_id] = room
-                if _last_page(page, len(got.rooms) + sum(got.skipped.values()), got.total):
-                    break
-            else:
-                log.warning("more rooms than max_pages; the rest are not considered",
-                            source=self.name, app_id=app_id, start=start.isoformat())  # fmt: skip
-        ranked = sorted(best.values(), key=lambda r: (-_users(r), r.room_id))
+            listing.add_window(start, end)
+        snap.skipped.update(listing.skipped)
+        self._unlisted.report(app_id, listing.unlisted, listing.calls)
+        ranked = sorted(listing.best.values(), key=lambda r: (-users(r), r.room_id))
         return ranked[: self.settings.top_rooms]
 
     def _client_info(self, app: AppTarget, now: float, snap: Snapshot) -> None:
@@ -326,18 +352,9 @@ class RoomsSource(Source[RoomsSettings]):
                 old = best.get(info.user_id)
                 if info.user_id in wanted and (old is None or _rank(info) > _rank(old)):
                     best[info.user_id] = info
-            if _last_page(page, len(got.users) + sum(got.skipped.values()), got.total):
+            if last_page(page, len(got.users) + sum(got.skipped.values()), got.total):
                 break
         return best
-
-
-def _last_page(page: int, entries: int, total: int | None) -> bool:
-    """A short page, or every entry of ``Total`` seen (readable or not)."""
-    return entries < PAGE_SIZE or (total is not None and (page - 1) * PAGE_SIZE + entries >= total)
-
-
-def _users(room: Room) -> int:
-    return room.active_users if room.active_users is not None else -1
 
 
 def _rank(info: UserInfo) -> tuple[bool, float]:

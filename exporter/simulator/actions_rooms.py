@@ -111,12 +111,16 @@ def list_room_info(ctx: Ctx) -> dict[str, Any]:
         and c.created <= now - ctx.spec.delay
         and (room_id is None or c.room_id == room_id)
     ]
-    page = calls[(num - 1) * size : num * size]
+    # crowded_rooms: at most ``cap`` calls per query (oldest first); HasMore says some were left
+    # out (the documented meaning: too many rooms match, narrow the query), Total counts all
+    cap = ctx.model.room_cap(ctx.app.app_id)
+    listed = calls if cap is None else calls[:cap]
+    page = listed[(num - 1) * size : num * size]
     return {
         "Total": len(calls),
         "PageNum": num,
         "PageSize": size,
-        "HasMore": num * size < len(calls),
+        "HasMore": len(listed) < len(calls),
         "RoomList": [
             {
                 "CallId": c.call_id,

@@ -114,6 +114,14 @@ class Model:
         self.partial: tuple[str, float] | None = (
             (str(partial.params["app_id"]), float(partial.params["fill"])) if partial else None
         )
+        crowd = active.get("crowded_rooms")
+        self.crowd: tuple[str, int] | None = (
+            (str(crowd.params["app_id"]), int(crowd.params["cap"])) if crowd else None
+        )
+
+    def room_cap(self, app_id: str) -> int | None:
+        """``crowded_rooms``: the most calls one ListRoomInfo query lists for this app."""
+        return self.crowd[1] if self.crowd and self.crowd[0] == app_id else None
 
     def partial_fill(self, app_id: str) -> float | None:
         """The fill factor when partial buckets are shown for this app, else None."""

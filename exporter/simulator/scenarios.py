@@ -91,6 +91,22 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             {"app_id": "", "fill": 0.5},
         ),
         ScenarioSpec(
+            "crowded_rooms",
+            "data",
+            "One app gets `rooms` more running rooms (1-3 users each, created over the last "
+            "23 h) and `crowd-hot`, created after them, with `users` users: its busiest room. "
+            "ListRoomInfo then lists at most `cap` calls per query, oldest first, with `Total` "
+            "counting every match and `HasMore` true when it left some out: the simulator's "
+            "reading of the documented HasMore (too many rooms match; narrow the query).",
+            "the rooms source narrows the ListRoomInfo window (more calls, shorter windows) "
+            'and finds crowd-hot: volcengine_rtc_room_active_users{room_id="crowd-hot"}; '
+            "what no window of a minute or the call budget (sources.rooms.max_pages) can list "
+            'is counted in volcengine_rtc_exporter_points_skipped_total{source="rooms",'
+            'reason="has_more"|"max_pages"} and logged once. Without narrowing, crowd-hot '
+            "would be missing.",
+            {"app_id": "", "rooms": 400, "cap": 250, "users": 60},
+        ),
+        ScenarioSpec(
             "throttle_storm",
             "api",
             "Requests are answered HTTP 429 FlowLimitExceeded.QPSOverLimit with `probability`.",
@@ -249,7 +265,13 @@ class ActiveScenario:
         return {m.strip() for m in str(self.params.get("media", "")).split(",") if m.strip()}
 
 
+_RANGES = {"rooms": (0, 20_000), "cap": (1, 100_000), "users": (1, 1_000)}
+
+
 def _check(name: str, key: str, value: Any) -> None:
+    low, high = _RANGES.get(key, (None, None))
+    if low is not None and high is not None and not low <= value <= high:
+        raise ValueError(f"scenario {name}: {key} must be {low}..{high}")
     allowed = _CHOICES.get(key)
     if key == "kind" and name in _KINDS:
         allowed = _KINDS[name] | {"mixed"}

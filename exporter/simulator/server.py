@@ -31,7 +31,7 @@ from exporter.simulator.quotas import QuotaBook
 from exporter.simulator.response import ApiError, SimResponse, envelope, error_response
 from exporter.simulator.scenarios import SCENARIOS, ActiveScenario, coerce, parse_spec
 from exporter.simulator.validate import Ctx, parse_window, require_app
-from exporter.simulator.world import RoomCall, build_world
+from exporter.simulator.world import RoomCall, build_crowd, build_world
 
 __all__ = ["Simulator", "effective_limits"]
 
@@ -151,10 +151,21 @@ class Simulator:
         return [a for a in self.apps if a.status == 1]
 
     def rooms(self, app: SimApp) -> list[RoomCall]:
+        """Every call of ``app`` by creation time (with ``crowded_rooms``: and the crowd)."""
         with self._lock:
             if app.app_id not in self._worlds:
                 self._worlds[app.app_id] = build_world(self.seed, app.index, self.epoch)
-            return self._worlds[app.app_id]
+            world = self._worlds[app.app_id]
+            crowd = self.active.get("crowded_rooms")
+            if crowd is None or crowd.params["app_id"] != app.app_id:
+                return world
+            key = f"{app.app_id}|{crowd.params['rooms']}|{crowd.params['users']}"
+            if key not in self._worlds:
+                extra = build_crowd(
+                    self.seed, app.index, self.epoch, crowd.params["rooms"], crowd.params["users"]
+                )
+                self._worlds[key] = sorted(world + extra, key=lambda r: r.created)
+            return self._worlds[key]
 
     # -- scenarios ---------------------------------------------------------------------------
 

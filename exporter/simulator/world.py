@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from exporter.simulator.segments import CHINA, Attributes, segments
 
-__all__ = ["Member", "RoomCall", "build_world"]
+__all__ = ["Member", "RoomCall", "build_crowd", "build_world"]
 
 HOUR, DAY = 3600.0, 86400.0
 
@@ -199,3 +199,22 @@ def build_world(seed: int, app_index: int, epoch: float) -> list[RoomCall]:
         created = e - d * DAY - 2 * HOUR
         rooms.append(call(f"class-{d}", created, created + HOUR, _crowd(f"c{d}", 6, seed, created)))
     return sorted(rooms, key=lambda r: r.created)
+
+
+def build_crowd(seed: int, app_index: int, epoch: float, rooms: int, users: int) -> list[RoomCall]:
+    """``crowded_rooms``: ``rooms`` small running rooms created over the 23 h before the epoch,
+    and ``crowd-hot``, created after all of them (40 minutes before the epoch), with ``users``
+    users: the app's busiest room, among the last a capped ListRoomInfo would list."""
+    e = epoch
+    out = []
+    for i in range(rooms):
+        created = e - 23 * HOUR + i * (22 * HOUR) / max(1, rooms)
+        room = f"crowd-{i + 1:04d}"
+        members = _crowd(room, 1 + _h(seed, room) % 3, seed, created)
+        cid = f"call-{_h(seed, app_index, room, created) % 16**10:010x}"
+        out.append(RoomCall(cid, room, created, None, tuple(members)))
+    hot = e - 40 * 60  # its users join 30 s apart from then on
+    members = _crowd("hot", users, seed, hot)
+    cid = f"call-{_h(seed, app_index, 'crowd-hot', hot) % 16**10:010x}"
+    out.append(RoomCall(cid, "crowd-hot", hot, None, tuple(members)))
+    return out
