@@ -8,7 +8,9 @@ failure is raised as one of ``exporter.errors``. At this boundary:
 * ``timeout_seconds`` bounds the whole request (connect, send, headers and body);
 * the body is read as a stream and abandoned past ``max_response_bytes``;
 * every string of the answer is made valid UTF-8, vendor error messages are truncated;
-* the answer is parsed per point (``exporter.models``): one bad point costs that point only.
+* the answer is parsed per point (``exporter.models``): one bad point costs that point only;
+* the ``Version`` per action is the provider's (``exporter.versions``): a refused version is
+  followed at once by the next documented one, and the one that answers is kept.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ from exporter.models_rooms import (
     parse_room_info,
     parse_user_info,
 )
+from exporter.quotas import PROVIDERS
 from exporter.signing import VolcAuth, encode
 from exporter.telemetry import Telemetry
+from exporter.versions import Versions, refuses_version
 
 __all__ = ["MAX_CALL_DETAIL_USERS", "MAX_USER_INFO_USERS", "VolcClient", "classify", "format_time"]
 
@@ -65,8 +69,6 @@ log = get_logger(__name__)
 
 MAX_CALL_DETAIL_USERS = 20
 MAX_USER_INFO_USERS = 10
-# actions missing from older versions: sent with the newest version that has them
-_SINCE = {"GetRoomOnlineUsers": ("2023-08-01", "2023-11-01")}
 MAX_MESSAGE = 200  # characters of a vendor error message kept
 T = TypeVar("T")
 
@@ -98,7 +100,8 @@ class VolcClient:
         limiters: Limiters,
         waiter: Waiter,
         tz: dt.tzinfo,
-        version: str = "2023-11-01",
+        version: str | None = None,
+        provider: str = "volcengine",
         service: str = "rtc",
         timeout: float = 10.0,
         max_response_bytes: int = 16 << 20,
@@ -109,7 +112,7 @@ class VolcClient:
         rng: random.Random | None = None,
         wall: Callable[[], float] | None = None,
     ) -> None:
-        self._version = version
+        self.versions = Versions(PROVIDERS[provider], version)
         self._telemetry = telemetry
         self._limiters = limiters
         self._waiter = waiter
@@ -248,14 +251,22 @@ class VolcClient:
     ) -> T:
         limiter = self._limiters[action]
         attempt = 0
+        versions = self.versions.order(action)
         while True:
             try:
                 with limiter.slot(self._waiter) as slot:
                     self._telemetry.requests.labels(action).inc()
-                    result = self._send(action, body, query, slot.trace)
+                    result = self._send(action, versions[0], body, query, slot.trace)
+                self.versions.answered(action, versions[0])
                 return parse(result)
             except ApiError as exc:
                 self._telemetry.failures.labels(action, exc.reason).inc()
+                if refuses_version(exc) and exc.action == action:
+                    following = versions[1] if len(versions) > 1 else None
+                    self.versions.refused(action, versions[0], exc, following)
+                    if following is not None:
+                        versions = versions[1:]
+                        continue  # the same request in the next version, at once
                 if not isinstance(exc, _RETRYABLE) or attempt >= self._max_retries:
                     raise
                 wait = backoff(attempt, self._backoff, 30.0, self._rng)
@@ -269,14 +280,11 @@ class VolcClient:
     def _send(
         self,
         action: str,
+        version: str,
         body: dict[str, Any] | None,
         query: list[tuple[str, str]] | None,
         trace: Callable[[str, object], None],
     ) -> dict[str, Any]:
-        version = self._version
-        since, newest = _SINCE.get(action, ("", ""))
-        if version < since:
-            version = newest
         params = [("Action", action), ("Version", version), *(query or [])]
         url = "/?" + "&".join(f"{encode(k)}={encode(v)}" for k, v in params)
         started = self._monotonic()

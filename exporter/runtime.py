@@ -198,6 +198,7 @@ class Runtime:
             waiter=waiter,
             tz=tz,
             version=settings.version,
+            provider=settings.provider,
             service=settings.service,
             timeout=settings.timeout_seconds,
             max_response_bytes=settings.max_response_bytes,

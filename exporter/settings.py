@@ -226,7 +226,11 @@ class Settings(BaseSettings):
     endpoint: str | None = Field(default=None, description="default: the provider's")
     region: str | None = Field(default=None, description="signing region; default: provider's")
     service: str = "rtc"
-    version: str = Field(default="2023-11-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    version: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="API version tried first for every action; default: the provider's per action",
+    )
     timezone: str = Field(default="+08:00", description="UTC offset of times sent to the API")
     timeout_seconds: float = Field(default=10.0, ge=0.1, le=300)
     max_response_bytes: int = Field(default=16 << 20, ge=64 << 10, le=1 << 30)

@@ -65,24 +65,25 @@ class Api:
         }
 
     def post(
-        self, action: str, body: dict[str, Any], version: str = "2023-11-01"
+        self, action: str, body: dict[str, Any], version: str = ""
     ) -> tuple[int, dict[str, Any]]:
         r = self.client.post(
             "/",
-            params={"Action": action, "Version": version},
+            params={"Action": action, "Version": version or self.version(action)},
             content=json.dumps(body),
             headers={"Content-Type": "application/json"},
         )
         return r.status_code, r.json()
 
     def get(
-        self, action: str, query: dict[str, Any], version: str = "2023-11-01"
+        self, action: str, query: dict[str, Any], version: str = ""
     ) -> tuple[int, dict[str, Any]]:
+        version = version or self.version(action)
         params = {"Action": action, "Version": version, **{k: str(v) for k, v in query.items()}}
         r = self.client.get("/", params=params)
         return r.status_code, r.json()
 
-    def ok(self, action: str, body: dict[str, Any], version: str = "2023-11-01") -> Any:
+    def ok(self, action: str, body: dict[str, Any], version: str = "") -> Any:
         """The Result of a successful call (POST for a JSON body, GET for the query actions)."""
         method = self.sim_method(action)
         status, doc = (
@@ -94,7 +95,7 @@ class Api:
         return doc["Result"]
 
     def error(
-        self, action: str, body: dict[str, Any], version: str = "2023-11-01"
+        self, action: str, body: dict[str, Any], version: str = ""
     ) -> tuple[int, dict[str, Any]]:
         method = self.sim_method(action)
         status, doc = (
@@ -104,6 +105,13 @@ class Api:
         )
         assert status != 200 and "Result" not in doc, doc
         return status, doc["ResponseMetadata"]["Error"]
+
+    def version(self, action: str) -> str:
+        """2023-11-01 where the simulated provider serves it, else the version it serves."""
+        from exporter.simulator.actions import ACTIONS
+
+        served = ACTIONS[action].versions_for(self.sim.provider) if action in ACTIONS else ()
+        return "2023-11-01" if "2023-11-01" in served or not served else served[0]
 
     @staticmethod
     def sim_method(action: str) -> str:

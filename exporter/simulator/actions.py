@@ -50,6 +50,16 @@ class ActionSpec:
     # a parameter that switches to a separate quota (GetRoomOnlineUsers Property=true)
     variant: Callable[[Mapping[str, Any]], bool] | None = None
     variant_quota: Quota | None = None
+    # where a provider's pages show fewer: (provider, versions) and (provider, Dimension values)
+    provider_versions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    provider_dimensions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def versions_for(self, provider: str) -> tuple[str, ...]:
+        """The versions this provider serves (its pages' versions where it has a page)."""
+        return dict(self.provider_versions).get(provider, self.versions)
+
+    def dimensions_for(self, provider: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        return dict(self.provider_dimensions).get(provider, default)
 
 
 def _property(params: Mapping[str, Any]) -> bool:
@@ -62,6 +72,11 @@ def quota_key(spec: ActionSpec, params: Mapping[str, Any]) -> str:
     return spec.name
 
 
+# BytePlus's pages show one version for these (docs-124667, 163728, 163729, 172151/1186717,
+# 156026, 163727): the simulated BytePlus serves only that one
+_BP2020 = (("byteplus", (V2020,)),)
+_BP2023 = (("byteplus", (V2023,)),)
+
 _SPECS = (
     ActionSpec("ListRealTimeOperationData", "POST", BOTH, d.list_realtime_operation_data,
                _q(_DATA),  # BytePlus page not found: volc value
@@ -71,25 +86,29 @@ _SPECS = (
                max_span=HOUR, max_lookback=HOUR, delay=60.0),
     ActionSpec("ListQuality", "POST", BOTH, d.list_quality, _q(_DATA, _BP_REPORT),
                max_span=7 * DAY, max_lookback=30 * DAY, delay=8 * HOUR,
-               granularities=("1d", "5min")),
+               granularities=("1d", "5min"), provider_versions=_BP2020),
     ActionSpec("ListOperationData", "POST", BOTH, d.list_operation_data,
                _q(_DATA),  # BytePlus page not found: volc value
                max_span=7 * DAY, max_lookback=30 * DAY, delay=8 * HOUR,
                granularities=("1d", "1h")),
     ActionSpec("ListRealTimeQualityDistribution", "POST", BOTH,
                d.list_realtime_quality_distribution, _q(_DATA, Quota(minute=10, day=1440)),
-               max_span=HOUR, max_lookback=HOUR, delay=60.0),
+               max_span=HOUR, max_lookback=HOUR, delay=60.0, provider_versions=_BP2020),
     ActionSpec("ListQualityDistribution", "POST", BOTH, d.list_quality_distribution,
-               _q(_DATA, _BP_REPORT), max_span=7 * DAY, max_lookback=30 * DAY, delay=8 * HOUR),
+               _q(_DATA, _BP_REPORT), max_span=7 * DAY, max_lookback=30 * DAY, delay=8 * HOUR,
+               provider_versions=_BP2020,
+               # BytePlus's page lists Country, OS and Access only
+               provider_dimensions=(("byteplus", ("OS", "Access", "Country")),)),
     ActionSpec("ListOperationDistribution", "POST", BOTH, d.list_operation_distribution,
                _q(_DATA),  # BytePlus page shows no limit: volc value
-               max_span=7 * DAY, max_lookback=30 * DAY, delay=8 * HOUR),
+               max_span=7 * DAY, max_lookback=30 * DAY, delay=8 * HOUR,
+               provider_versions=_BP2023),
     ActionSpec("ListCallDetail", "GET", BOTH, r.list_call_detail,
                _q(Quota(second=10), Quota(minute=10, day=10000)),
-               max_span=HOUR, max_lookback=6 * DAY, delay=100.0),
+               max_span=HOUR, max_lookback=6 * DAY, delay=100.0, provider_versions=_BP2020),
     ActionSpec("ListRoomInfo", "GET", BOTH, r.list_room_info, _q(Quota(second=10)),
                max_span=DAY, max_lookback=14 * DAY, delay=20.0, clamp_span=True,
-               error_description=True),
+               error_description=True, provider_versions=_BP2020),
     ActionSpec("GetRoomOnlineUsers", "GET", (V0801, V2023), r.get_room_online_users,
                _q(Quota(second=40)),  # BytePlus page not found: volc value
                variant=_property, variant_quota=Quota(second=1)),

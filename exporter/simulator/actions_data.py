@@ -128,7 +128,8 @@ def list_operation_data(ctx: Ctx) -> dict[str, Any]:
 
 def _distribution(ctx: Ctx, length: float, realtime: bool) -> dict[str, Any]:
     ind = ctx.one_indicator(QUALITY_NAMES)
-    dim = ctx.choice("Dimension", DIMENSIONS)  # capitalised, as every page spells it
+    # capitalised, as every page spells it; BytePlus's ListQualityDistribution has no Province
+    dim = ctx.choice("Dimension", ctx.spec.dimensions_for(ctx.provider, DIMENSIONS))
     ctx.text("Platform")  # optional; how it combines with ProductType is undocumented
     product = ctx.product_type()
     app, out = ctx.app, []

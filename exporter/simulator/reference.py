@@ -90,9 +90,10 @@ def _actions_table() -> list[str]:
             else "live"
         )
         quotas = " | ".join(_quota_text(spec.quotas[p].limits()) for p in PROVIDERS)
-        lines.append(
-            f"| `{spec.name}` | {spec.method} | {', '.join(spec.versions)} | {window} | {quotas} |"
-        )
+        versions = ", ".join(spec.versions)
+        for provider, only in spec.provider_versions:
+            versions += f" ({provider}: {', '.join(only)} only)"
+        lines.append(f"| `{spec.name}` | {spec.method} | {versions} | {window} | {quotas} |")
         if spec.variant_quota is not None:
             key = quota_key(spec, {"Property": "true"})
             limit = _quota_text(spec.variant_quota.limits())
@@ -102,6 +103,12 @@ def _actions_table() -> list[str]:
         "BytePlus values come from its pages; where none was found (the realtime actions,",
         "ListOperationData, ListOperationDistribution, GetRoomOnlineUsers) the Volcengine value",
         "is used. ListApps' quota is undocumented in both and treated like the data APIs.",
+        "",
+        "With `--provider byteplus` the simulator is as strict as BytePlus's pages: an action",
+        "whose page shows one version answers any other with HTTP 404",
+        "`InvalidActionOrVersion` (CodeN 100008), and `ListQualityDistribution` refuses",
+        "`Dimension=Province` (its page lists Country, OS and Access only) with HTTP 400",
+        "`InvalidParameter`. Volcengine serves both versions and all four dimensions.",
         "",
     ]
 

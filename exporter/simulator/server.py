@@ -227,7 +227,7 @@ class Simulator:
     ) -> SimResponse:
         action, version = meta["Action"], meta["Version"]
         spec = ACTIONS.get(action)
-        if spec is None or version not in spec.versions:
+        if spec is None or version not in spec.versions_for(self.provider):
             err = ApiError(404, "InvalidActionOrVersion", "unknown Action or Version", 100008)
             return error_response(meta, err)
         try:
@@ -268,7 +268,7 @@ class Simulator:
         if replaced is not None:
             return replaced
         ctx = Ctx(spec, version, params, self.clock(), Model(active), None, self.apps,
-                  self.rooms, self.seed)  # fmt: skip
+                  self.rooms, self.seed, provider=self.provider)  # fmt: skip
         try:
             if spec.needs_app:
                 ctx.app_or_none = require_app(params, self.by_id)

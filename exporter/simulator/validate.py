@@ -53,6 +53,7 @@ class Ctx:
     seed: int
     start: float = 0.0
     end: float = 0.0
+    provider: str = "volcengine"
 
     @property
     def app(self) -> SimApp:
