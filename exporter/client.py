@@ -112,7 +112,8 @@ class VolcClient:
         rng: random.Random | None = None,
         wall: Callable[[], float] | None = None,
     ) -> None:
-        self.versions = Versions(PROVIDERS[provider], version)
+        self.provider = PROVIDERS[provider]
+        self.versions = Versions(self.provider, version)
         self._telemetry = telemetry
         self._limiters = limiters
         self._waiter = waiter

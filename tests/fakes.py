@@ -34,6 +34,7 @@ from exporter.models_rooms import (
     parse_room_info,
     parse_user_info,
 )
+from exporter.quotas import PROVIDERS
 from exporter.types import Sample, Snapshot
 
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -50,7 +51,8 @@ def ts(offset: float) -> str:
 
 
 class FakeClient:
-    def __init__(self, answers: dict[str, Answer]) -> None:
+    def __init__(self, answers: dict[str, Answer], provider: str = "volcengine") -> None:
+        self.provider = PROVIDERS[provider]
         self.answers = answers
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
@@ -130,10 +132,10 @@ class FakeClient:
 
 
 def make_source(
-    name: str, answers: dict[str, Answer], **settings: Any
+    name: str, answers: dict[str, Answer], *, provider: str = "volcengine", **settings: Any
 ) -> tuple[Source[Any], FakeClient]:
     cls = source_class(name)
-    client = FakeClient(answers)
+    client = FakeClient(answers, provider)
     return cls(client, cls.settings_model.model_validate(settings), TZ), client  # type: ignore[arg-type]
 
 

@@ -24,6 +24,7 @@ from abc import abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import Field, field_validator
@@ -44,6 +45,7 @@ from exporter.collectors.base import (
     window_field,
 )
 from exporter.collectors.budget import SeriesBudget
+from exporter.collectors.dimensions import API_DIMENSION, DimensionPolicy, provider_of
 
 # the same buckets and delays as the live and report quality APIs
 from exporter.collectors.quality import (
@@ -72,8 +74,7 @@ __all__ = [
 
 LIVE = "ListRealTimeQualityDistribution"
 REPORT = "ListQualityDistribution"
-# the ``dimension`` label -> the API's Dimension value (always sent capitalised)
-DIMENSIONS = {"os": "OS", "network": "Access", "province": "Province", "country": "Country"}
+DIMENSIONS = API_DIMENSION  # the ``dimension`` label -> the API's Dimension value
 Dimension = Literal["os", "network", "province", "country"]
 IndicatorName = Literal[
     "join_room_success_rate",
@@ -188,12 +189,19 @@ class _QualityBreakdown(Source[BreakdownSettings]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.budget = SeriesBudget(self.settings.max_breakdown_series)
+        s = self.settings
+        explicit = "dimensions" in s.model_fields_set
+        self.dimensions = DimensionPolicy(
+            self.name, self.action, provider_of(self.client), s.dimensions, explicit
+        )
 
     def begin_cycle(self) -> None:
         self.budget.reset()
 
     def calls(self, app: AppTarget) -> dict[str, int]:
-        return {self.action: self.settings.calls_per_app()}
+        s = self.settings
+        per_type = len(s.indicators) * len(self.dimensions.active())
+        return {self.action: per_type * len(s.product_types)}
 
     @abstractmethod
     def query_window(self, now: float) -> tuple[tuple[dt.datetime, dt.datetime], float, float]:
@@ -203,16 +211,20 @@ class _QualityBreakdown(Source[BreakdownSettings]):
         (start, end), complete_after, as_of = self.query_window(now)
         out = Collected()
         s = self.settings
+        calls = self.dimensions.round()  # a refused dimension costs its calls only
         for product_type in s.product_types:
             for indicator in s.indicators:
-                for dimension in s.dimensions:
-                    result = self.client.query_distribution(
-                        self.action, app.app_id, start, end, indicator,
-                        DIMENSIONS[dimension], product_type,
-                    )  # fmt: skip
+                for dimension in self.dimensions.active():
+                    result = calls.call(dimension, partial(
+                        self.client.query_distribution, self.action, app.app_id, start, end,
+                        indicator, DIMENSIONS[dimension], product_type,
+                    ))  # fmt: skip
+                    if result is None:
+                        continue
                     out.skipped.update(result.skipped)
                     base: Labels = (("app_id", app.app_id), ("product_type", product_type))
                     self._collect(out, result.indicators, base, dimension, complete_after, as_of)
+        calls.finish(out.skipped)
         return self.budget.take(out)
 
     def _collect(

@@ -161,6 +161,13 @@ def transform(result: Any, active: Active, action: str, app_id: str, rng: random
                     d[f] = _poison(d[f], HOSTILE)
 
         _walk(result, hostile)
+    if action == "ListOperationDistribution" and _on(active, "share_fraction", action, app_id):
+
+        def fraction(d: dict[str, Any]) -> None:
+            if isinstance(d.get("Proportion"), int | float):
+                d["Proportion"] = round(d["Proportion"] / 100, 2)
+
+        _walk(result, fraction)
     s = _on(active, "random_units", action, app_id)
     if s:
 

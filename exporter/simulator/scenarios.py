@@ -209,6 +209,18 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             {"kind": "mixed", **_API},
         ),
         ScenarioSpec(
+            "share_fraction",
+            "api",
+            "ListOperationDistribution answers `Proportion` as a fraction 0..1 (two decimals) "
+            "instead of a percentage: the docs name no scale (占比), and their example "
+            "(66.66 for 666 users) only suggests percent.",
+            "nothing changes in volcengine_rtc_report_breakdown_users_share_ratio: the exporter "
+            "reads the scale from the answer (the shares of a dimension add up to about 1 "
+            "instead of 100) and logs the detected scale once; a share 100 times too small "
+            "never appears.",
+            {**_API},
+        ),
+        ScenarioSpec(
             "random_units",
             "api",
             "Every answer carries a new random Unit string on each indicator.",
