@@ -45,7 +45,8 @@ CYCLE_CALLS = {  # source -> (action, calls per cycle) for 10 apps and one watch
     "operation_report": ("ListOperationData", 10),
     "call_detail": ("ListCallDetail", 1),
     "realtime_breakdown": ("ListRealTimeQualityDistribution", 200),
-    "report_breakdown": ("ListQualityDistribution", 300),
+    # BytePlus's ListQualityDistribution page has no Province: os and network only
+    "report_breakdown": ("ListQualityDistribution", 200),
     "operation_breakdown": ("ListOperationDistribution", 20),
 }
 
