@@ -52,6 +52,7 @@ from exporter.models import (
     parse_user_info,
     sanitize,
 )
+from exporter.recordtask import RecordTaskInfo, parse_record_task
 from exporter.signing import VolcAuth, encode
 from exporter.telemetry import Telemetry
 
@@ -226,6 +227,12 @@ class VolcClient:
         query += [("PageNum", str(page)), ("PageSize", str(page_size))]
         action = "ListUserInfo"
         return self._call(action, lambda r: parse_user_info(r, action, self._tz), query=query)
+
+    def get_record_task(self, app_id: str, room_id: str, task_id: str) -> RecordTaskInfo:
+        """GetRecordTask: the state of one cloud recording task (started within 72 h)."""
+        action = "GetRecordTask"
+        query = [("AppId", app_id), ("RoomId", room_id), ("TaskId", task_id)]
+        return self._call(action, lambda r: parse_record_task(r, action), query=query)
 
     def list_apps(self, *, limit: int = 100, offset: int = 0) -> AppsPage:
         body = {"Limit": str(limit), "Offset": str(offset)}

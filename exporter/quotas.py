@@ -1,9 +1,10 @@
 """Providers and their documented per-action quotas.
 
 Volcengine documents 2 requests/s for the data APIs and 10/s for ListCallDetail, ListRoomInfo
-and ListUserInfo (40/s for GetRoomOnlineUsers). BytePlus documents much lower limits for some
-actions, in requests per minute and per day; where its docs give no figure, the Volcengine value
-is used (and may be wrong: override it in ``rate_limit.quotas``). Every value can be overridden.
+and ListUserInfo (40/s for GetRoomOnlineUsers, 60/s for GetRecordTask). BytePlus documents much
+lower limits for some actions, in requests per minute and per day; where its docs give no figure,
+the Volcengine value is used (and may be wrong: override it in ``rate_limit.quotas``). Every
+value can be overridden.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _VOLCENGINE: dict[str, Quota] = {
     "ListUserInfo": Quota(per_second=10),
     "GetRoomOnlineUsers": Quota(per_second=40),
     "ListApps": Quota(per_second=2),  # not documented; treated like the data APIs
+    # event callbacks: overdue in-flight recording tasks (60/s per user, documented)
+    "GetRecordTask": Quota(per_second=60),
 }
 
 _BYTEPLUS: dict[str, Quota] = {
