@@ -264,6 +264,10 @@ def _run(
         return _error(str(exc))
     if simulator is not None:
         log.info("demo mode", simulator=simulator.url, apps=len(simulator.running_apps))
+        if runtime.callback_address is not None and settings.callbacks.secrets:
+            from exporter.simulator.demo import start_feed
+
+            start_feed(simulator, runtime.callback_address, settings.callbacks.secrets[0])
     log.info("listening", address=f"{host}:{port}", version=__version__, revision=revision())
     if runtime.callback_address is not None:
         chost, cport = runtime.callback_address
