@@ -13,7 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from exporter.callbacks.storage import UNKNOWN, StorageInfo, decode_storage
 from exporter.configtext import parse_listen_address, read_secrets_file
@@ -97,10 +105,15 @@ class CallbacksSettings(_Model):
     tasks: TaskSettings = Field(default_factory=TaskSettings)
     _secrets: tuple[str, ...] = PrivateAttr(default=())
 
+    @field_validator("listen_address")
+    @classmethod
+    def _addr(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_listen_address(v)
+        return v
+
     @model_validator(mode="after")
     def _read(self) -> CallbacksSettings:
-        if self.listen_address is not None:
-            parse_listen_address(self.listen_address)
         if self.secret is not None and self.secret_file is not None:
             raise ValueError("set secret or secret_file, not both")
         if self.secret_file is not None:
