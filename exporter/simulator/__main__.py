@@ -61,6 +61,12 @@ def parser() -> argparse.ArgumentParser:
     cb.add_argument("--callbacks-duplicates", type=float, default=0.02, help="P(resend)")
     cb.add_argument("--callbacks-reorder", type=float, default=0.05, help="P(swap neighbours)")
     cb.add_argument("--callbacks-retry-delay", type=float, default=1.0, help="seconds")
+    cb.add_argument(
+        "--callbacks-recording-period",
+        type=float,
+        default=90.0,
+        help="seconds between two recording tasks of an app (durations scale with it)",
+    )
     p.add_argument("--list-scenarios", action="store_true")
     return p
 
@@ -88,6 +94,7 @@ def _start_feed(sim: Simulator, args: argparse.Namespace, info: dict[str, Any]) 
         retry_delay=args.callbacks_retry_delay,
         duplicates=args.callbacks_duplicates,
         reorder=args.callbacks_reorder,
+        recording_period=args.callbacks_recording_period,
     ).start()
     info["callbacks_url"] = args.callbacks_url
 

@@ -107,8 +107,10 @@ def _files(task: RecordTask) -> list[dict[str, Any]]:
     ]
 
 
-def _task_events(sim: Simulator, app: SimApp, n: int, t0: float, t1: float) -> list[SimEvent]:
-    task = scheduled(sim.seed, app.app_id, app.index, sim.epoch, n)
+def _task_events(
+    sim: Simulator, app: SimApp, n: int, t0: float, t1: float, period: float
+) -> list[SimEvent]:
+    task = scheduled(sim.seed, app.app_id, app.index, sim.epoch, n, period)
     ids = {"AppId": app.app_id, "BusinessId": "", "RoomId": task.room_id, "TaskId": task.task_id}
     out = []
 
@@ -138,20 +140,21 @@ def _task_events(sim: Simulator, app: SimApp, n: int, t0: float, t1: float) -> l
     return out
 
 
-def _recordings(sim: Simulator, app: SimApp, t0: float, t1: float) -> list[SimEvent]:
+def _recordings(sim: Simulator, app: SimApp, t0: float, t1: float, period: float) -> list[SimEvent]:
     out = []
-    first = max(0, math.floor((t0 - sim.epoch - MAX_TASK) / PERIOD))
-    for n in range(first, math.floor((t1 - sim.epoch) / PERIOD) + 1):
-        out += _task_events(sim, app, n, t0, t1)
+    first = max(0, math.floor((t0 - sim.epoch - MAX_TASK * period / PERIOD) / period))
+    for n in range(first, math.floor((t1 - sim.epoch) / period) + 1):
+        out += _task_events(sim, app, n, t0, t1, period)
     return out
 
 
-def events(sim: Simulator, t0: float, t1: float) -> list[SimEvent]:
-    """Every event of every running app with a time in ``(t0, t1]``, in time order."""
+def events(sim: Simulator, t0: float, t1: float, period: float = PERIOD) -> list[SimEvent]:
+    """Every event of every running app with a time in ``(t0, t1]``, in time order;
+    ``period``: seconds between two recording tasks of an app."""
     out: list[SimEvent] = []
     for app in sim.running_apps:
         out += _churn(sim.seed, app, t0, t1)
-        out += _recordings(sim, app, t0, t1)
+        out += _recordings(sim, app, t0, t1, period)
     out.sort(key=lambda e: e.time)
     return out
 

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import http.client
 import json
 import queue
 import random
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from exporter.callbacks.signature import compute_signature
 from exporter.simulator.callback_events import SimEvent, burst_events, events
@@ -53,10 +54,17 @@ class CallbackFeed:
         senders: int = 4,
         timeout: float = 5.0,
         seed: int = 7,
+        recording_period: float = 90.0,
     ) -> None:
         self.sim, self.url, self.secret = sim, url, secret
+        parts = urlsplit(url)
+        self._https = parts.scheme == "https"
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._tls = ssl.create_default_context() if self._https else None
         self.retry_delay, self.duplicates, self.reorder = retry_delay, duplicates, reorder
         self.timeout = timeout
+        self.recording_period = recording_period
         self._rng = random.Random(seed)
         self._queue: queue.Queue[bytes | None] = queue.Queue()
         self._stop = threading.Event()
@@ -96,7 +104,7 @@ class CallbackFeed:
         now = self.sim.clock() if now is None else now
         with self._lock:
             t0, self._last = self._last, max(self._last, now)
-        batch = [self.sign(e) for e in events(self.sim, t0, now)]
+        batch = [self.sign(e) for e in events(self.sim, t0, now, self.recording_period)]
         for i in range(len(batch) - 1):
             if self._rng.random() < self.reorder:
                 batch[i], batch[i + 1] = batch[i + 1], batch[i]
@@ -129,19 +137,32 @@ class CallbackFeed:
                 self.stats["retries"] += 1
                 if self._stop.wait(self.retry_delay):
                     return False
-            try:
-                # a new client each time: a fresh connection per request, as the vendor sends
-                headers = {"Content-Type": "application/json"}
-                r = httpx.post(self.url, content=body, timeout=self.timeout, headers=headers)
-                status = str(r.status_code)
-            except httpx.HTTPError as exc:
-                status = type(exc).__name__
+            status = self._post(body)
             self.stats[f"answer_{status}"] += 1
             if status == "200":
                 self.stats["delivered"] += 1
                 return True
         self.stats["gave_up"] += 1
         return False
+
+    def _post(self, body: bytes) -> str:
+        """One POST on a fresh connection (as the vendor sends); the status, or the error."""
+        conn: http.client.HTTPConnection
+        if self._tls is not None:
+            conn = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self.timeout, context=self._tls
+            )
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+        try:
+            conn.request("POST", self._path, body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            return str(response.status)
+        except (OSError, http.client.HTTPException) as exc:
+            return type(exc).__name__
+        finally:
+            conn.close()
 
     def _send_loop(self) -> None:
         while True:

@@ -5,7 +5,29 @@ from __future__ import annotations
 
 from exporter.simulator.scenarios import ScenarioSpec
 
-__all__ = ["CALLBACK_SCENARIOS"]
+__all__ = ["CALLBACKS_DOC", "CALLBACK_SCENARIOS"]
+
+CALLBACKS_DOC = """\
+## Event callbacks
+
+With `--callbacks-url URL` (and `--callbacks-secret-file`; default: a generated secret, printed
+as `callbacks_secret` in the first output line) the simulator POSTs signed event callbacks to
+`URL` as its world evolves, and `--demo` points them at the exporter's receiver: users joining
+and leaving every app's rooms (a few every 20 s, staying 30 s to 10 min, `DeviceType`, `Reason`
+and `Duration` in ms), and a cloud recording task per app every 90 s (`RecordStarted`, then
+`RecordStopped` with its file after 1 to 4 min, then `RecordUploadDone` 5 to 45 s later;
+`--callbacks-recording-period` shortens the cycle for tests). `GetRecordTask` answers what the
+events said (Status 2 running, 3 ended, 4 failed; tasks older than 72 h are gone).
+
+Delivery is the vendor's: each event signed as documented, sent on a fresh connection, HTTP
+200 within 5 s is success, anything else is retried up to twice (`--callbacks-retry-delay`,
+default 1 s) and then given up; a delivered event is sent again with probability
+`--callbacks-duplicates` (default 0.02), neighbours are swapped with `--callbacks-reorder`
+(default 0.05), and four senders work at once. Each app records to the storage given by its
+index (1, 5, ...: Amazon S3 us-east-1; 2, 6, ...: Aliyun OSS oss-cn-hangzhou; 3, 7, ...: TOS
+cn-beijing; 4, 8, ...: VOD cn-north-1), listed as `recording_storage` in the first output line
+in the form of the exporter's `apps[].recording_storage`.
+"""
 
 CALLBACK_SCENARIOS: dict[str, ScenarioSpec] = {
     s.name: s

@@ -45,11 +45,15 @@ class RecordTask:
     failed: bool = False  # the start failed
 
 
-def scheduled(seed: int, app_id: str, app_index: int, epoch: float, n: int) -> RecordTask:
-    """Task ``n`` of an app: a pure function of (seed, app, epoch, n)."""
-    start = epoch + n * PERIOD + (app_index * 17) % PERIOD
-    length = 60 + 90 * (1 + noise(seed, app_id, "rec-len", n))
-    delay = 5 + 20 * (1 + noise(seed, app_id, "rec-up", n))
+def scheduled(
+    seed: int, app_id: str, app_index: int, epoch: float, n: int, period: float = PERIOD
+) -> RecordTask:
+    """Task ``n`` of an app: a pure function of (seed, app, epoch, n); a shorter ``period``
+    shortens every duration in proportion (tests)."""
+    scale = period / PERIOD
+    start = epoch + n * period + (app_index * 17 * scale) % period
+    length = scale * (60 + 90 * (1 + noise(seed, app_id, "rec-len", n)))
+    delay = scale * (5 + 20 * (1 + noise(seed, app_id, "rec-up", n)))
     room = f"room-rec-{n % 3 + 1}"
     return RecordTask(app_id, room, f"rec-{n:06d}", start, start + length, start + length + delay)
 
