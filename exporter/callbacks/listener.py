@@ -77,7 +77,10 @@ class Listener:
         config = _Config(context)
         config.accesslog = None
         config.errorlog = logging.getLogger("hypercorn.error")
-        config.keep_alive_timeout = 5.0
+        # the vendor sends each callback on a connection of its own, and hypercorn keeps a
+        # closed connection's state until its idle timer ends: a short timer keeps memory flat
+        config.keep_alive_timeout = 1.0
+        config.read_timeout = 10  # a sender that stalls mid-request is cut off
         config.graceful_timeout = 2.0
         config.include_server_header = False
         config.h11_max_incomplete_size = 16 * 1024  # request line and headers
