@@ -6,6 +6,7 @@ simulator's upload failures page RtcRecordingUploadFailing naming platform and r
 from __future__ import annotations
 
 import http.client
+import json
 import signal
 import threading
 import time
@@ -141,3 +142,89 @@ def test_2000_events_from_8_senders_count_once_fast_and_flat(tmp_path: Path) -> 
         assert after - before <= 20 * 2**20
     finally:
         exp.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_upload_failures_page_naming_platform_and_region(tmp_path: Path) -> None:
+    """simulator (its event feed) -> receiver -> Prometheus (generated rules) -> Alertmanager
+    (generated routing) -> the pager webhook."""
+    from exporter.mixin.config import MixinConfig
+    from exporter.mixin.render import ALERTMANAGER_PATH, RULES_PATH, render_all
+    from tests.conftest import need_binary
+    from tests.procs import Proc, SimProc
+    from tests.test_e2e import Receiver
+
+    prometheus, alertmanager = need_binary("prometheus"), need_binary("prometheus-alertmanager")
+    receiver = Receiver()
+    cfg = MixinConfig.model_validate({
+        "rule_interval": "2s",
+        "callbacks": {"window": "2m", "for": {"recording_upload_failing": "4s"}},
+        "receivers": {
+            "pager_webhook_url": f"http://127.0.0.1:{receiver.port}/pager",
+            "chat_webhook_url": f"http://127.0.0.1:{receiver.port}/chat",
+            "group_wait": "1s", "group_interval": "2s", "pager_group_wait": "1s",
+            "pager_group_interval": "2s",
+        },
+    })  # fmt: skip
+    files = render_all(cfg)
+    (tmp_path / "rules.yml").write_text(files[RULES_PATH])
+    (tmp_path / "alertmanager.yml").write_text(files[ALERTMANAGER_PATH])
+    secret = tmp_path / "cb-secret"
+    secret.write_text("e2e-Secret-4\n")
+    cb_port = free_port()
+    sim = SimProc(tmp_path, apps=2, extra=[
+        f"--callbacks-url=http://127.0.0.1:{cb_port}/callbacks",
+        f"--callbacks-secret-file={secret}", "--callbacks-recording-period=6",
+        "--scenario=upload_failures:platform=s3,region=us-east-1",
+    ])  # fmt: skip
+    storage = sim.info["recording_storage"]
+    config = {
+        "endpoint": sim.url,
+        "credentials": {"access_key_id": "AKLTinteg", "secret_access_key": sim.secret},
+        "apps": [{"app_id": a, "recording_storage": storage[a]} for a in sim.apps],
+        "callbacks": {"listen_address": f"127.0.0.1:{cb_port}", "secret_file": str(secret)},
+    }
+    exp = ExporterProc(tmp_path, config)
+    am_port, prom_port = free_port(), free_port()
+    am = Proc([alertmanager, f"--config.file={tmp_path / 'alertmanager.yml'}",
+               f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
+               "--cluster.listen-address="], tmp_path / "alertmanager.log")  # fmt: skip
+    prom_cfg = {
+        "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
+        "rule_files": [str(tmp_path / "rules.yml")],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
+        "scrape_configs": [{"job_name": "volc-rtc",
+                            "static_configs": [{"targets": [f"127.0.0.1:{exp.port}"]}]}],
+    }  # fmt: skip
+    (tmp_path / "prometheus.yml").write_text(json.dumps(prom_cfg))
+    prom = Proc([prometheus, f"--config.file={tmp_path / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{prom_port}"], tmp_path / "prometheus.log")  # fmt: skip
+    try:
+
+        def paged() -> bool:
+            return any(a["labels"]["alertname"] == "RtcRecordingUploadFailing"
+                       for a in receiver.alerts("/pager"))  # fmt: skip
+
+        wait_for(paged, 150, "RtcRecordingUploadFailing page", interval=1)
+        pages = [
+            a
+            for a in receiver.alerts("/pager")
+            if a["labels"]["alertname"] == "RtcRecordingUploadFailing"
+        ]
+        labels = {
+            (a["labels"]["app_id"], a["labels"]["storage_platform"], a["labels"]["storage_region"])
+            for a in pages
+        }
+        assert labels == {(sim.apps[0], "s3", "us-east-1")}  # the OSS app uploads fine
+        summary = pages[0]["annotations"]["summary"]
+        assert summary == f"Recordings of {sim.apps[0]} fail to upload to s3 us-east-1"
+        assert exp.get("volcengine_rtc_callback_requests_total", outcome="bad_signature") == 0
+        assert (
+            exp.get("volcengine_rtc_storage_info", app_id=sim.apps[0], storage_platform="s3") == 1
+        )
+    finally:
+        for p in (prom, am, exp, sim):
+            p.stop()
+        receiver.server.shutdown()
