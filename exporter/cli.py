@@ -68,19 +68,7 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="enable POST /-/reload (SIGHUP always reloads)",
     )
-    c = p.add_argument_group("event callbacks")
-    c.add_argument(
-        "--callbacks.listen-address",
-        dest="callbacks_listen",
-        help="receive the vendor's event callbacks (POST /callbacks) on this [host]:port; "
-        "off by default (see docs/callbacks.md)",
-    )
-    c.add_argument(
-        "--callbacks.web-config.file",
-        dest="callbacks_web_config",
-        type=Path,
-        help="web configuration of the callback listener: TLS only (tls_server_config)",
-    )
+    _callback_flags(p.add_argument_group("event callbacks"))
     r = p.add_argument_group("refresh")
     r.add_argument(
         "--refresh.mode",
@@ -119,6 +107,21 @@ def parser() -> argparse.ArgumentParser:
         help="switch a simulator scenario on at start (repeatable), e.g. stall_spike:media=video",
     )
     return p
+
+
+def _callback_flags(c: argparse._ArgumentGroup) -> None:
+    c.add_argument(
+        "--callbacks.listen-address",
+        dest="callbacks_listen",
+        help="receive the vendor's event callbacks (POST /callbacks) on this [host]:port; "
+        "off by default (see docs/callbacks.md)",
+    )
+    c.add_argument(
+        "--callbacks.web-config.file",
+        dest="callbacks_web_config",
+        type=Path,
+        help="web configuration of the callback listener: TLS only (tls_server_config)",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -40,9 +40,9 @@ def render_metrics_md() -> str:
         "| metric | type | labels | description |",
         "|---|---|---|---|",
     ]
-    for spec in CALLBACKS.values():
-        labels = ", ".join(f"`{label}`" for label in spec.labels) or "—"
-        lines.append(f"| `{spec.name}` | {spec.type} | {labels} | {spec.help} |")
+    for family in CALLBACKS.values():
+        labels = ", ".join(f"`{label}`" for label in family.labels) or "—"
+        lines.append(f"| `{family.name}` | {family.type} | {labels} | {family.help} |")
     lines += ["", "## Exporter health", "", "| metric | type | labels | description |"]
     lines += ["|---|---|---|---|"]
     for health in HEALTH.values():
