@@ -1,6 +1,7 @@
 """The events the simulated world sends as time passes: users joining and leaving (every app,
-a few every 20 s, staying 30 s to 10 min) and cloud recording tasks (``recordings``) started,
-stopped and uploaded, shaped as the vendor documents their ``EventData``.
+a few every 20 s, staying 30 s to 10 min), cloud recording tasks (``recordings``) started,
+stopped and uploaded, and a push-to-CDN task and a relay stream every 150 s, shaped as the
+vendor documents their ``EventData``.
 
 ``events(sim, t0, t1)`` returns every event whose time is in ``(t0, t1]``, ordered by time, with
 a deterministic ``EventId``. Scenarios decide start and upload failures when an event is made;
@@ -67,6 +68,30 @@ def _churn(seed: int, app: SimApp, t0: float, t1: float) -> list[SimEvent]:
                 data["Timestamp"] = int(left * 1000)
                 event_id = _id(seed, app.app_id, "leave", k, i)
                 out.append(SimEvent(app.app_id, f"{prefix}UserLeaveRoom", data, left, event_id))
+    return out
+
+
+STREAM_SLOT = 150.0
+
+
+def _streams(seed: int, app: SimApp, t0: float, t1: float) -> list[SimEvent]:
+    """A push-to-CDN task and a relay stream every 150 s per app: started, pushing, stopped."""
+    out = []
+    for k in range(math.floor((t0 - STREAM_SLOT) / STREAM_SLOT), math.floor(t1 / STREAM_SLOT) + 1):
+        base = k * STREAM_SLOT + (app.index * 23) % STREAM_SLOT
+        ids = {"RoomId": f"meeting-{k % 2 + 1}", "TaskId": f"push-{k % 100000}"}
+        steps = [
+            (0.0, "TranscodeStarted", {}),
+            (5.0, "TranscodeStateChanged", {"State": 5}),
+            (20.0, "RelayStreamStateChanged", {"Status": 2, "UserId": "host"}),
+            (100.0, "TranscodeStopped", {}),
+            (120.0, "RelayStreamStateChanged", {"Status": 3, "UserId": "host"}),
+        ]
+        for offset, kind, extra in steps:
+            t = base + offset
+            if t0 < t <= t1:
+                event_id = _id(seed, app.app_id, "stream", k, offset)
+                out.append(SimEvent(app.app_id, kind, {**ids, **extra}, t, event_id))
     return out
 
 
@@ -142,7 +167,7 @@ def _task_events(
 
 def _recordings(sim: Simulator, app: SimApp, t0: float, t1: float, period: float) -> list[SimEvent]:
     out = []
-    first = max(0, math.floor((t0 - sim.epoch - MAX_TASK * period / PERIOD) / period))
+    first = math.floor((t0 - sim.epoch - MAX_TASK * period / PERIOD) / period)
     for n in range(first, math.floor((t1 - sim.epoch) / period) + 1):
         out += _task_events(sim, app, n, t0, t1, period)
     return out
@@ -154,6 +179,7 @@ def events(sim: Simulator, t0: float, t1: float, period: float = PERIOD) -> list
     out: list[SimEvent] = []
     for app in sim.running_apps:
         out += _churn(sim.seed, app, t0, t1)
+        out += _streams(sim.seed, app, t0, t1)
         out += _recordings(sim, app, t0, t1, period)
     out.sort(key=lambda e: e.time)
     return out

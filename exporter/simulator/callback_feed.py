@@ -55,6 +55,7 @@ class CallbackFeed:
         timeout: float = 5.0,
         seed: int = 7,
         recording_period: float = 90.0,
+        backlog: float = 0.0,
     ) -> None:
         self.sim, self.url, self.secret = sim, url, secret
         parts = urlsplit(url)
@@ -70,7 +71,7 @@ class CallbackFeed:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.stats: collections.Counter[str] = collections.Counter()
-        self._last = sim.clock()
+        self._last = sim.clock() - backlog  # the first pump sends the last ``backlog`` s
         self._bursts: set[float] = set()
         self._senders = [
             threading.Thread(target=self._send_loop, name=f"callback-sender-{i}", daemon=True)

@@ -16,7 +16,10 @@ as `callbacks_secret` in the first output line) the simulator POSTs signed event
 and leaving every app's rooms (a few every 20 s, staying 30 s to 10 min, `DeviceType`, `Reason`
 and `Duration` in ms), and a cloud recording task per app every 90 s (`RecordStarted`, then
 `RecordStopped` with its file after 1 to 4 min, then `RecordUploadDone` 5 to 45 s later;
-`--callbacks-recording-period` shortens the cycle for tests). `GetRecordTask` answers what the
+`--callbacks-recording-period` shortens the cycle for tests), and a push-to-CDN task and a relay
+stream per app every 150 s (`Transcode*` with `State`, `RelayStreamStateChanged` with `Status`).
+`--demo` starts with the last five minutes of the world, delivered at once (so every family
+shows immediately; their delivery delay is up to 300 s). `GetRecordTask` answers what the
 events said (Status 2 running, 3 ended, 4 failed; tasks older than 72 h are gone).
 
 Delivery is the vendor's: each event signed as documented, sent on a fresh connection, HTTP

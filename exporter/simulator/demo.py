@@ -71,6 +71,8 @@ def start_feed(sim: Simulator, address: tuple[str, int], secret: str) -> Callbac
     """Deliver the simulated world's events to the exporter's receiver at ``address``."""
     host = address[0] if address[0] not in ("", "0.0.0.0", "::") else "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
-    feed = CallbackFeed(sim, f"http://{host}:{address[1]}/callbacks", secret).start()
-    sim.feed = feed
+    # the last five minutes of the world first, so every family shows at once
+    feed = CallbackFeed(sim, f"http://{host}:{address[1]}/callbacks", secret, backlog=300.0)
+    feed.pump()
+    sim.feed = feed.start()
     return feed

@@ -55,7 +55,9 @@ def scheduled(
     length = scale * (60 + 90 * (1 + noise(seed, app_id, "rec-len", n)))
     delay = scale * (5 + 20 * (1 + noise(seed, app_id, "rec-up", n)))
     room = f"room-rec-{n % 3 + 1}"
-    return RecordTask(app_id, room, f"rec-{n:06d}", start, start + length, start + length + delay)
+    return RecordTask(
+        app_id, room, f"rec-{n + 500000:06d}", start, start + length, start + length + delay
+    )
 
 
 class RecordingBook:
