@@ -80,7 +80,7 @@ def _streams(seed: int, app: SimApp, t0: float, t1: float) -> list[SimEvent]:
     for k in range(math.floor((t0 - STREAM_SLOT) / STREAM_SLOT), math.floor(t1 / STREAM_SLOT) + 1):
         base = k * STREAM_SLOT + (app.index * 23) % STREAM_SLOT
         ids = {"RoomId": f"meeting-{k % 2 + 1}", "TaskId": f"push-{k % 100000}"}
-        steps = [
+        steps: list[tuple[float, str, dict[str, Any]]] = [
             (0.0, "TranscodeStarted", {}),
             (5.0, "TranscodeStateChanged", {"State": 5}),
             (20.0, "RelayStreamStateChanged", {"Status": 2, "UserId": "host"}),
