@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.callbacks.receiver import Accepted
 from exporter.cli import main
+from exporter.collectors import SOURCES
 from exporter.log import JsonFormatter, LogfmtFormatter
 from exporter.runtime import Runtime
 from tests.callbacks_util import SECRET, envelope, self_signed, signed
@@ -31,7 +32,9 @@ from tests.conftest import envelope as api_envelope
 def start(tmp_path: Path | None = None, overrides: Any = None, **callbacks: Any) -> Runtime:
     transport, _ = fixture_transport(overrides)
     cb = {"listen_address": "127.0.0.1:0", "secret": SECRET, **callbacks}
-    s = make_settings(web={"listen_address": "127.0.0.1:0"}, callbacks=cb)
+    # one small poll source: the receiver is under test, not the refreshes
+    sources = {c.name: {"enabled": c.name == "realtime_operation"} for c in SOURCES}
+    s = make_settings(web={"listen_address": "127.0.0.1:0"}, callbacks=cb, sources=sources)
     rt = Runtime.build(s, transport=transport)
     rt.start()
     return rt

@@ -17,6 +17,7 @@ import pytest
 
 from exporter.callbacks.envelope import parse_envelope
 from exporter.callbacks.signature import verify
+from exporter.collectors import SOURCES
 from exporter.runtime import Runtime
 from exporter.signing import VolcAuth
 from exporter.simulator import Simulator
@@ -204,8 +205,10 @@ def test_upload_failures_reach_the_exporter_with_storage_labels(world: Any) -> N
         {"app_id": a.app_id, "recording_storage": recording_storage(a.index)}
         for a in sim.running_apps
     ]
-    s = make_settings(endpoint="http://127.0.0.1:1", apps=apps, web={"listen_address": "127.0.0.1:0"},
-                      callbacks={"listen_address": "127.0.0.1:0", "secret": SECRET})  # fmt: skip
+    only = {c.name: {"enabled": c.name == "realtime_operation"} for c in SOURCES}
+    receiver = {"listen_address": "127.0.0.1:0", "secret": SECRET}
+    web = {"listen_address": "127.0.0.1:0"}
+    s = make_settings(apps=apps, web=web, sources=only, callbacks=receiver)
     rt = Runtime.build(s, transport=sim.transport(), clock=clock)
     rt.serve()
     assert rt.callbacks is not None
