@@ -68,6 +68,7 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="enable POST /-/reload (SIGHUP always reloads)",
     )
+    _callback_flags(p.add_argument_group("event callbacks"))
     r = p.add_argument_group("refresh")
     r.add_argument(
         "--refresh.mode",
@@ -108,6 +109,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _callback_flags(c: argparse._ArgumentGroup) -> None:
+    c.add_argument(
+        "--callbacks.listen-address",
+        dest="callbacks_listen",
+        help="receive the vendor's event callbacks (POST /callbacks) on this [host]:port; "
+        "off by default (see docs/callbacks.md)",
+    )
+    c.add_argument(
+        "--callbacks.web-config.file",
+        dest="callbacks_web_config",
+        type=Path,
+        help="web configuration of the callback listener: TLS only (tls_server_config)",
+    )
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     web = {
@@ -125,6 +141,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["log"] = {k: v for k, v in logs.items() if v is not None}
     if args.shard is not None:
         out["shard"] = args.shard
+    callbacks = {
+        "listen_address": args.callbacks_listen,
+        "web_config_file": args.callbacks_web_config,
+    }
+    if any(v is not None for v in callbacks.values()):
+        out["callbacks"] = {k: v for k, v in callbacks.items() if v is not None}
     return out
 
 
@@ -146,7 +168,8 @@ def _summary(settings: Settings) -> str:
         f"provider={settings.provider} endpoint={settings.base_url} "
         f"region={settings.signing_region} access_key_id={settings.credentials.access_key_id} "
         f"apps={apps!r} sources={','.join(enabled)} mode={settings.refresh.mode} "
-        f"listen={settings.web.listen_address} shard={settings.shard}"
+        f"listen={settings.web.listen_address} shard={settings.shard} "
+        f"callbacks={settings.callbacks.listen_address or 'off'}"
     )
 
 
@@ -159,6 +182,10 @@ def _check(settings: Settings) -> int:
         print("apps are discovered at run time: the plan below counts none yet")
     print("\nquota plan (per source: calls per cycle, configured and effective interval):")
     print(runtime.refresher.plan.table())
+    from exporter.callbacks.service import storage_warnings
+
+    for line in storage_warnings(settings):
+        print(f"warning: recording storage may not work: {line}")
     runtime.stop()
     return 0
 
@@ -206,6 +233,15 @@ def main(argv: list[str] | None = None) -> int:
             if simulator is not None:
                 simulator.stop()
             return _error(f"invalid web configuration: {exc}")
+    if settings.callbacks.web_config_file is not None:
+        from exporter.callbacks.service import load_callback_web_config
+
+        try:
+            load_callback_web_config(settings.callbacks.web_config_file)
+        except ConfigError as exc:
+            if simulator is not None:
+                simulator.stop()
+            return _error(f"invalid callbacks web configuration: {exc}")
     if args.config_check:
         return _check(settings)
     try:
@@ -231,7 +267,14 @@ def _run(
         return _error(str(exc))
     if simulator is not None:
         log.info("demo mode", simulator=simulator.url, apps=len(simulator.running_apps))
+        if runtime.callback_address is not None and settings.callbacks.secrets:
+            from exporter.simulator.demo import start_feed
+
+            start_feed(simulator, runtime.callback_address, settings.callbacks.secrets[0])
     log.info("listening", address=f"{host}:{port}", version=__version__, revision=revision())
+    if runtime.callback_address is not None:
+        chost, cport = runtime.callback_address
+        log.info("receiving event callbacks", address=f"{chost}:{cport}", path="/callbacks")
     log.info("configuration", summary=_summary(settings))
 
     stop = threading.Event()

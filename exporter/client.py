@@ -57,6 +57,7 @@ from exporter.models_rooms import (
     parse_user_info,
 )
 from exporter.quotas import PROVIDERS
+from exporter.recordtask import RecordTaskInfo, parse_record_task
 from exporter.signing import VolcAuth, encode
 from exporter.telemetry import Telemetry
 from exporter.versions import Versions, refuses_version
@@ -235,6 +236,12 @@ class VolcClient:
         query += [("ExcludeServerUser", "true" if exclude_server_users else "false")]
         action = "ListUserInfo"
         return self._call(action, lambda r: parse_user_info(r, action, self._tz), query=query)
+
+    def get_record_task(self, app_id: str, room_id: str, task_id: str) -> RecordTaskInfo:
+        """GetRecordTask: the state of one cloud recording task (started within 72 h)."""
+        action = "GetRecordTask"
+        query = [("AppId", app_id), ("RoomId", room_id), ("TaskId", task_id)]
+        return self._call(action, lambda r: parse_record_task(r, action), query=query)
 
     def list_apps(self, *, limit: int = 100, offset: int = 0) -> AppsPage:
         body = {"Limit": str(limit), "Offset": str(offset)}

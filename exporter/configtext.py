@@ -17,8 +17,46 @@ __all__ = [
     "format_validation_error",
     "parse_listen_address",
     "parse_shard",
+    "read_secret_file",
+    "read_secrets_file",
     "read_yaml",
 ]
+
+
+def read_secret_file(path: Path, key: str) -> str:
+    """A secret from a file, stripped; errors name the key and file, never the content."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {key} {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"{key} {path} is not valid UTF-8 text") from None
+    if not text:
+        raise ValueError(f"{key} {path} is empty")
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError(f"{key} {path} holds white space or control characters")
+    return text
+
+
+def read_secrets_file(path: Path, key: str) -> tuple[str, ...]:
+    """One or more secrets, one per line (e.g. the new and the old one while rotating)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {key} {path}: {exc.strerror}") from None
+    try:
+        lines = [ln.strip() for ln in raw.decode("utf-8").splitlines()]
+    except UnicodeDecodeError:
+        raise ValueError(f"{key} {path} is not valid UTF-8 text") from None
+    secrets = tuple(dict.fromkeys(ln for ln in lines if ln))
+    if not secrets:
+        raise ValueError(f"{key} {path} is empty")
+    for secret in secrets:
+        if any(c.isspace() or not c.isprintable() for c in secret):
+            raise ValueError(f"{key} {path} holds white space or control characters in a line")
+    return secrets
 
 
 def parse_shard(v: str) -> tuple[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from exporter.callbacks.families import SPECS as CALLBACKS
 from exporter.collectors import SOURCES
 from exporter.health import HEALTH
 
@@ -28,6 +29,20 @@ def render_metrics_md() -> str:
         for spec in cls.specs:
             labels = ", ".join(f"`{label}`" for label in spec.labels)
             lines.append(f"| `{spec.name}` | {labels} | {spec.help} |")
+    lines += [
+        "",
+        "## Event callbacks (pushed by the RTC server; opt-in receiver, `docs/callbacks.md`)",
+        "",
+        "Present when `callbacks.listen_address` is set. Counters and histograms count what",
+        "the receiver was sent; events can be lost, so sum them across replicas and read them",
+        "as rates. Never `room_id`, `user_id` or `task_id` labels.",
+        "",
+        "| metric | type | labels | description |",
+        "|---|---|---|---|",
+    ]
+    for family in CALLBACKS.values():
+        labels = ", ".join(f"`{label}`" for label in family.labels) or "—"
+        lines.append(f"| `{family.name}` | {family.type} | {labels} | {family.help} |")
     lines += ["", "## Exporter health", "", "| metric | type | labels | description |"]
     lines += ["|---|---|---|---|"]
     for health in HEALTH.values():

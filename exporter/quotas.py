@@ -2,10 +2,10 @@
 distribution dimensions.
 
 Quotas: Volcengine documents 2 requests/s for the data APIs and 10/s for ListCallDetail,
-ListRoomInfo and ListUserInfo (40/s for GetRoomOnlineUsers). BytePlus documents much lower limits
-for some actions, in requests per minute and per day; where its docs give no figure, the
-Volcengine value is used (and may be wrong: override it in ``rate_limit.quotas``). Every value
-can be overridden.
+ListRoomInfo and ListUserInfo (40/s for GetRoomOnlineUsers, 60/s for GetRecordTask). BytePlus
+documents much lower limits for some actions, in requests per minute and per day; where its docs
+give no figure, the Volcengine value is used (and may be wrong: override it in
+``rate_limit.quotas``). Every value can be overridden.
 
 Versions: every data action exists in 2020-12-01 and 2023-11-01 (GetRoomOnlineUsers in
 2023-08-01 and 2023-11-01; volc-sdk-golang ``service/rtc``). Volcengine's pages document both and
@@ -54,6 +54,8 @@ _VOLCENGINE: dict[str, Quota] = {
     "ListUserInfo": Quota(per_second=10),
     "GetRoomOnlineUsers": Quota(per_second=40),
     "ListApps": Quota(per_second=2),  # not documented; treated like the data APIs
+    # event callbacks: overdue in-flight recording tasks (60/s per user, documented)
+    "GetRecordTask": Quota(per_second=60),
 }
 
 _BYTEPLUS: dict[str, Quota] = {

@@ -12,7 +12,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -38,6 +38,9 @@ from exporter.targets import Targets
 from exporter.telemetry import Telemetry
 from exporter.types import Clock, SystemClock
 from exporter.webserver import HttpServer
+
+if TYPE_CHECKING:
+    from exporter.callbacks.service import CallbackService
 
 __all__ = ["Engine", "Runtime", "quotas_for"]
 
@@ -145,6 +148,18 @@ class Runtime:
         )
         self.app = ExporterApp(self, Exposition(self.collector, self.live, self.clock.monotonic))
         self.server: HttpServer | None = None
+        self.callbacks: CallbackService | None = None
+        if settings.callbacks.enabled:  # the event callback receiver (its families on /metrics)
+            from exporter.callbacks.service import CallbackService
+
+            self.callbacks = CallbackService(
+                settings,
+                clock=self.clock,
+                known_apps=lambda: self.engine.targets.app_names().keys(),
+                client=lambda: self.engine.client,
+            )
+            self.live.register(self.callbacks.collector)
+        self.callback_address: tuple[str, int] | None = None
         self._started = False
 
     @classmethod
@@ -235,6 +250,8 @@ class Runtime:
     def start(self) -> tuple[str, int]:
         """Listen, then start refreshing; returns the bound host and port."""
         address = self.serve()
+        if self.callbacks is not None:
+            self.callback_address = self.callbacks.start()
         self.engine.start()
         self._started = True
         return address
@@ -269,6 +286,10 @@ class Runtime:
                 if name not in new.sources:
                     self.cache.forget_source(name)
             self.engine = new
+            if self.callbacks is not None:
+                self.callbacks.reconfigure(settings)  # keeps the dedup cache
+            elif settings.callbacks.enabled:
+                log.warning("callbacks: switching the receiver on needs a restart")
             old.stop()
             for name in new.sources:  # the new configuration is refreshed at once
                 self.cache.update_status(name, next_due=None, cycle_started=None, running=False)
@@ -292,6 +313,8 @@ class Runtime:
 
     def stop(self) -> None:
         self.shutdown_server()
+        if self.callbacks is not None:
+            self.callbacks.stop()
         self.engine.stop()
 
 

@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     create_model,
@@ -36,12 +37,14 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from exporter.callbacks.config import CallbacksSettings, RecordingStorage, read_app_secrets
 from exporter.collectors import SOURCES
 from exporter.collectors.base import SourceSettings
 from exporter.configtext import (
     format_validation_error,
     parse_listen_address,
     parse_shard,
+    read_secret_file,
     read_yaml,
 )
 from exporter.errors import ConfigError
@@ -62,23 +65,6 @@ DEFAULT_PORT = 9877
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-def read_secret_file(path: Path, key: str) -> str:
-    """A secret from a file, stripped; errors name the key and file, never the content."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"cannot read {key} {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise ValueError(f"{key} {path} is not valid UTF-8 text") from None
-    if not text:
-        raise ValueError(f"{key} {path} is empty")
-    if any(c.isspace() or not c.isprintable() for c in text):
-        raise ValueError(f"{key} {path} holds white space or control characters")
-    return text
 
 
 class Credentials(_Model):
@@ -120,6 +106,22 @@ class AppConfig(_Model):
     app_id: str = Field(min_length=1, max_length=128)
     name: str = ""
     call_detail: list[CallDetailWatch] = Field(default_factory=list)
+    callback_secret_file: Path | None = Field(
+        default=None, description="event callbacks: this app's secret (instead of the default)"
+    )
+    recording_storage: RecordingStorage | None = Field(
+        default=None, description="event callbacks: StorageConfig of this app's recordings"
+    )
+    _callback_secrets: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _read_callback_secret(self) -> AppConfig:
+        self._callback_secrets = read_app_secrets(self.callback_secret_file)
+        return self
+
+    @property
+    def callback_secrets(self) -> tuple[str, ...]:
+        return self._callback_secrets
 
 
 class _SourcesBase(_Model):
@@ -241,6 +243,7 @@ class Settings(BaseSettings):
     refresh: RefreshSettings = Field(default_factory=RefreshSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    callbacks: CallbacksSettings = Field(default_factory=CallbacksSettings)
     shard: str = Field(
         default="1/1",
         description="N/M: this instance serves shard N of M; auto/M takes N from the ordinal "
@@ -310,6 +313,12 @@ class Settings(BaseSettings):
             )
         if not any(self.sources.get(cls.name).enabled for cls in SOURCES):
             raise ValueError("sources: every source is disabled")
+        own = all(app.callback_secrets for app in self.apps or [])
+        if self.callbacks.enabled and not self.callbacks.secrets and (self.apps is None or not own):
+            raise ValueError(
+                "callbacks: the receiver needs callbacks.secret_file (or secret, or env "
+                "VOLC_RTC_EXPORTER_CALLBACKS__SECRET), or a callback_secret_file for every app"
+            )
         return self
 
     def source(self, name: str) -> SourceSettings:

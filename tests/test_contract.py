@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from exporter.callbacks.families import SPECS as CALLBACKS
 from exporter.collectors import all_specs
 from exporter.health import HEALTH
 from exporter.runtime import Runtime
@@ -10,7 +11,8 @@ from tests.contract import contract_families
 
 
 def code_families() -> set[str]:
-    return {spec.name for _, spec in all_specs()} | {spec.name for spec in HEALTH.values()}
+    vendor = {spec.name for _, spec in all_specs()}
+    return vendor | {spec.name for spec in HEALTH.values()} | {s.name for s in CALLBACKS.values()}
 
 
 def test_every_documented_family_is_implemented_and_nothing_else() -> None:
@@ -22,7 +24,10 @@ def test_every_documented_family_is_implemented_and_nothing_else() -> None:
 
 def test_every_family_is_exposed_from_the_first_scrape() -> None:
     transport, _ = fixture_transport()
-    rt = Runtime.build(golden_settings(), transport=transport, clock=FrozenClock(0))
+    receiver = {"listen_address": "127.0.0.1:0", "secret": "cb-secret"}  # event callbacks on
+    rt = Runtime.build(
+        golden_settings(callbacks=receiver), transport=transport, clock=FrozenClock(0)
+    )
     exposed = set()
     for metric in rt.registry.collect():
         exposed.add(metric.name + ("_total" if metric.type == "counter" else ""))

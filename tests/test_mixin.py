@@ -16,6 +16,7 @@ import yaml
 from grafana_foundation_sdk.models import units
 from PIL import Image, ImageChops
 
+from exporter.callbacks.families import SPECS as CALLBACKS
 from exporter.collectors import all_specs
 from exporter.health import HEALTH
 from exporter.mixin.cli import main as mixin_main
@@ -44,7 +45,8 @@ PENDING = {
 
 
 def served_families() -> set[str]:
-    return {spec.name for _, spec in all_specs()} | {h.name for h in HEALTH.values()}
+    callbacks = {spec.name for spec in CALLBACKS.values()}  # the event callback receiver
+    return {spec.name for _, spec in all_specs()} | {h.name for h in HEALTH.values()} | callbacks
 
 
 # -- generated files --------------------------------------------------------------------------
@@ -125,7 +127,7 @@ def test_rule_conventions() -> None:
     for a in alerts:
         assert a["alert"].startswith("Rtc")
         assert a["labels"]["severity"] in ("critical", "warning")
-        assert a["labels"]["category"] in ("quality", "health")
+        assert a["labels"]["category"] in ("quality", "health", "recording")
         assert {"summary", "description", "runbook_url", "dashboard_url"} <= set(a["annotations"])
         assert a["annotations"]["runbook_url"].endswith("#" + a["alert"].lower())
         assert f"## {a['alert']}\n" in runbooks

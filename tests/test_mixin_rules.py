@@ -22,6 +22,7 @@ from exporter.mixin.render import RULES_PATH, dump_yaml
 from exporter.mixin.rules import FAILURES, QUALITY_ALERTS, alert_rules, build_rules, worst_record
 from exporter.mixin.rules.quality import QualityAlert
 from tests.conftest import ROOT, need_binary
+from tests.test_mixin_callbacks import CALLBACK_CASES
 
 INST = {"job": "volc-rtc", "instance": "x:9877"}
 CFG = MixinConfig()
@@ -414,6 +415,7 @@ def test_every_alert_has_a_case() -> None:
         drained_join_outage(),
         severe_onset(),
         *HEALTH_CASES,
+        *CALLBACK_CASES,  # tests/test_mixin_callbacks.py
     ]:
         covered |= {t["alertname"] for t in case["alert_rule_test"] if t["exp_alerts"]}
     assert covered == {r["alert"] for r in alert_rules(CFG)}

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from exporter.errors import ConfigError
+from exporter.mixin.callbacks import CallbackAlerts
 from exporter.settings import format_validation_error
 
 __all__ = ["AppOverride", "MixinConfig", "Thresholds", "load_mixin_config", "seconds"]
@@ -168,6 +169,7 @@ class MixinConfig(_M):
     severities: Severities = Field(default_factory=Severities)
     receivers: Receivers = Field(default_factory=Receivers)
     overrides: list[AppOverride] = Field(default_factory=list)
+    callbacks: CallbackAlerts = Field(default_factory=CallbackAlerts)
     rule_interval: str = Field(default="30s", pattern=_DURATION)
     grafana_url: str = "http://localhost:3000"
     docs_url: str = Field(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from exporter.mixin.config import MixinConfig
 from exporter.mixin.rules import alert_rules
+from exporter.mixin.rules.callbacks import CALLBACK_RUNBOOKS
 
 __all__ = ["ALERTS", "AlertDoc", "render_runbooks"]
 
@@ -139,6 +140,7 @@ ALERTS: tuple[AlertDoc, ...] = (
              "Exporter health → *API failures by source and reason* (reason=auth).",
              "Expired or rotated AccessKey, missing IAM policy for the RTC data APIs, clock "
              "skew over 15 minutes on the exporter host."),
+    *(AlertDoc(*doc) for doc in CALLBACK_RUNBOOKS),  # event callbacks
 )  # fmt: skip
 
 

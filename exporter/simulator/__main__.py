@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 from exporter.simulator.actions import PROVIDERS
+from exporter.simulator.demo import recording_storage
 from exporter.simulator.quotas import parse_quota_override
 from exporter.simulator.scenarios import SCENARIOS
 from exporter.simulator.server import Simulator
@@ -54,6 +55,18 @@ def parser() -> argparse.ArgumentParser:
         "0 removes the window), e.g. ListQuality:day=1000 (repeatable)",
     )
     p.add_argument("--scenario", action="append", default=[], metavar="NAME[:k=v,...]")
+    cb = p.add_argument_group("event callbacks (docs/callbacks.md)")
+    cb.add_argument("--callbacks-url", help="deliver signed event callbacks to this URL")
+    cb.add_argument("--callbacks-secret-file", help="the callback secret (default: generated)")
+    cb.add_argument("--callbacks-duplicates", type=float, default=0.02, help="P(resend)")
+    cb.add_argument("--callbacks-reorder", type=float, default=0.05, help="P(swap neighbours)")
+    cb.add_argument("--callbacks-retry-delay", type=float, default=1.0, help="seconds")
+    cb.add_argument(
+        "--callbacks-recording-period",
+        type=float,
+        default=90.0,
+        help="seconds between two recording tasks of an app (durations scale with it)",
+    )
     p.add_argument("--list-scenarios", action="store_true")
     return p
 
@@ -64,6 +77,26 @@ def _quotas(specs: list[str]) -> dict[str, dict[str, float]]:
         action, window, limit = parse_quota_override(text)
         out.setdefault(action, {})[window] = limit
     return out
+
+
+def _start_feed(sim: Simulator, args: argparse.Namespace, info: dict[str, Any]) -> None:
+    from exporter.simulator.callback_feed import CallbackFeed
+
+    if args.callbacks_secret_file:
+        with open(args.callbacks_secret_file, encoding="utf-8") as f:
+            secret = f.read().split()[0]
+    else:
+        secret = info["callbacks_secret"] = secrets.token_urlsafe(18)
+    sim.feed = CallbackFeed(
+        sim,
+        args.callbacks_url,
+        secret,
+        retry_delay=args.callbacks_retry_delay,
+        duplicates=args.callbacks_duplicates,
+        reorder=args.callbacks_reorder,
+        recording_period=args.callbacks_recording_period,
+    ).start()
+    info["callbacks_url"] = args.callbacks_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.secret_access_key_file:
         info["secret_access_key"] = sk  # the simulator's own throwaway key, for local tools
+    info["recording_storage"] = {a.app_id: recording_storage(a.index) for a in sim.running_apps}
+    if args.callbacks_url:
+        _start_feed(sim, args, info)
     print(json.dumps(info), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -13,6 +13,7 @@ from typing import Any
 
 from exporter.simulator import actions_data as d
 from exporter.simulator import actions_rooms as r
+from exporter.simulator import recordings as rec
 from exporter.simulator.quotas import Quota
 from exporter.simulator.validate import Ctx
 
@@ -118,6 +119,8 @@ _SPECS = (
     ActionSpec("ListApps", "POST", BOTH, r.list_apps,
                _q(_DATA),  # undocumented in both: treated like the data APIs
                needs_app=False),
+    ActionSpec("GetRecordTask", "GET", (V2020, "2022-06-01", "2023-06-01", V2023),
+               rec.get_record_task, _q(Quota(second=60))),  # 60/s per user, both clouds
 )  # fmt: skip
 
 ACTIONS: dict[str, ActionSpec] = {s.name: s for s in _SPECS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from exporter.simulator.actions import ACTIONS, PROVIDERS, quota_key
+from exporter.simulator.callback_scenarios import CALLBACKS_DOC
 from exporter.simulator.scenarios import SCENARIOS
 from exporter.simulator.segments import DIMENSIONS, segments, share
 
@@ -126,7 +127,7 @@ def render_scenarios_md() -> str:
             f"* the exporter shows: {spec.expect}",
             "",
         ]
-    lines += [_CLI, *_actions_table(), _WORLD]
+    lines += [_CLI, CALLBACKS_DOC, *_actions_table(), _WORLD]
     for dim in DIMENSIONS:
         parts = ", ".join(f"{s} {100 * share(dim, {s}):g} %" for s in segments(dim))
         lines.append(f"* `{dim}`: {parts}")

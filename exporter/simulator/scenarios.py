@@ -250,6 +250,11 @@ SCENARIOS: dict[str, ScenarioSpec] = {
     )
 }
 
+# the event-callback scenarios live with the feed (their module imports ScenarioSpec from here)
+from exporter.simulator.callback_scenarios import CALLBACK_SCENARIOS  # noqa: E402
+
+SCENARIOS.update(CALLBACK_SCENARIOS)
+
 _CHOICES: dict[str, set[str]] = {
     "product_type": {"", "native", "web"},
     "os": {"", *segments("OS")},

@@ -28,6 +28,7 @@ from exporter.simulator.auth import AuthFailure, verify
 from exporter.simulator.data import SimApp, make_apps
 from exporter.simulator.model import Model
 from exporter.simulator.quotas import QuotaBook
+from exporter.simulator.recordings import RecordingBook
 from exporter.simulator.response import ApiError, SimResponse, envelope, error_response
 from exporter.simulator.scenarios import SCENARIOS, ActiveScenario, coerce, parse_spec
 from exporter.simulator.validate import Ctx, parse_window, require_app
@@ -111,6 +112,8 @@ class Simulator:
         self._rng = random.Random(seed)
         self.stopping = threading.Event()
         self._httpd: Any = None
+        self.recordings = RecordingBook()  # GetRecordTask answers what the event feed sent
+        self.feed: Any = None  # the event callback feed (exporter.simulator.callback_feed)
         for spec in scenarios or []:
             name, params = parse_spec(spec)
             self.activate(name, params)
@@ -136,6 +139,8 @@ class Simulator:
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.feed is not None:
+            self.feed.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -268,7 +273,8 @@ class Simulator:
         if replaced is not None:
             return replaced
         ctx = Ctx(spec, version, params, self.clock(), Model(active), None, self.apps,
-                  self.rooms, self.seed, provider=self.provider)  # fmt: skip
+                  self.rooms, self.seed, provider=self.provider,
+                  recordings=self.recordings)  # fmt: skip
         try:
             if spec.needs_app:
                 ctx.app_or_none = require_app(params, self.by_id)

@@ -19,6 +19,7 @@ from exporter.simulator.world import RoomCall
 
 if TYPE_CHECKING:
     from exporter.simulator.actions import ActionSpec
+    from exporter.simulator.recordings import RecordingBook
 
 __all__ = ["Ctx", "invalid", "missing", "ts"]
 
@@ -54,6 +55,7 @@ class Ctx:
     start: float = 0.0
     end: float = 0.0
     provider: str = "volcengine"
+    recordings: RecordingBook | None = None  # tasks announced by the event feed
 
     @property
     def app(self) -> SimApp:

@@ -11,6 +11,7 @@ from typing import Any
 from exporter.mixin.config import MixinConfig
 from exporter.mixin.dashboards.client_watch import client_watch
 from exporter.mixin.dashboards.diagnosis import diagnosis
+from exporter.mixin.dashboards.events import events
 from exporter.mixin.dashboards.health import health
 from exporter.mixin.dashboards.overview import overview
 from exporter.mixin.dashboards.panels import DashboardSpec, Scope, build_dashboard
@@ -24,11 +25,12 @@ DASHBOARDS = (
     "rtc-daily-report",
     "rtc-client-watch",
     "rtc-exporter-health",
+    "rtc-events",
 )
 
 
 def dashboard_specs(cfg: MixinConfig) -> list[DashboardSpec]:
-    return [overview(cfg), diagnosis(cfg), report(cfg), client_watch(cfg), health(cfg)]
+    return [overview(cfg), diagnosis(cfg), report(cfg), client_watch(cfg), health(cfg), events(cfg)]
 
 
 def build_dashboards(cfg: MixinConfig) -> dict[str, dict[str, Any]]:

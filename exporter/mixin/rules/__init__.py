@@ -1,8 +1,10 @@
 """Prometheus recording and alerting rules, built from ``MixinConfig``.
 
-Three groups: recording rules (traffic gate, data age, failures per source), the
-worst-segment rules of the breakdown families, and the alerts (quality: ``category=quality``;
-exporter health: ``category=health``). ``docs/alerting.md`` explains how they page.
+Four groups: recording rules (traffic gate, data age, failures per source), the
+worst-segment rules of the breakdown families, the alerts (quality: ``category=quality``;
+exporter health: ``category=health``) and the event-callback alerts (``rules/callbacks.py``:
+``category=recording``, and ``health`` for the receiver's own). ``docs/alerting.md`` explains
+how they page.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.mixin.config import MixinConfig
+from exporter.mixin.rules.callbacks import callback_alerts
 from exporter.mixin.rules.common import (
     DATA_AGE,
     FAILURES,
@@ -55,6 +58,11 @@ def build_rules(cfg: MixinConfig) -> dict[str, Any]:
                 "rules": worst_segment_rules(cfg),
             },
             {"name": "volc-rtc.alerts", "interval": cfg.rule_interval, "rules": alerts},
+            {
+                "name": "volc-rtc.callbacks",
+                "interval": cfg.rule_interval,
+                "rules": callback_alerts(cfg),
+            },
         ]
     }
 
