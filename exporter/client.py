@@ -33,7 +33,7 @@ from exporter.errors import (
     ApiTimeoutError,
     classify,
 )
-from exporter.limiter import Limiters, Waiter, backoff
+from exporter.limiter import Cancelled, Limiters, Waiter, backoff
 from exporter.log import get_logger
 from exporter.models import (
     AppsPage,
@@ -250,6 +250,8 @@ class VolcClient:
                     result = self._send(action, body, query, slot.trace)
                 return parse(result)
             except ApiError as exc:
+                if self._waiter.cancelled:  # aborted by a reload or shutdown: not the vendor's
+                    raise Cancelled(f"{action} aborted") from None
                 self._telemetry.failures.labels(action, exc.reason).inc()
                 if not isinstance(exc, _RETRYABLE) or attempt >= self._max_retries:
                     raise

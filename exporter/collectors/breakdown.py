@@ -38,6 +38,7 @@ from exporter.collectors.base import (
     family_specs,
     indicator_samples,
     interval_field,
+    per_part,
     register,
     row_help,
     settle_field,
@@ -203,7 +204,8 @@ class _QualityBreakdown(Source[BreakdownSettings]):
         (start, end), complete_after, as_of = self.query_window(now)
         out = Collected()
         s = self.settings
-        for product_type in s.product_types:
+
+        def one(product_type: str) -> None:  # a product type fails on its own (per_part)
             for indicator in s.indicators:
                 for dimension in s.dimensions:
                     result = self.client.query_distribution(
@@ -213,6 +215,8 @@ class _QualityBreakdown(Source[BreakdownSettings]):
                     out.skipped.update(result.skipped)
                     base: Labels = (("app_id", app.app_id), ("product_type", product_type))
                     self._collect(out, result.indicators, base, dimension, complete_after, as_of)
+
+        per_part(out, "product_type", s.product_types, one)
         return self.budget.take(out)
 
     def _collect(
