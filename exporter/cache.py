@@ -11,8 +11,9 @@ refresh status of every source. Written by the refresher, read by ``metrics`` an
   every part answered: ``source_up`` 0 says "not everything you expect is current", while the
   healthy parts' series stay (see docs/api-notes.md, "Partial failures").
 * ``data_timestamp``: the newest usable vendor bucket. A refresh whose answer held only
-  future-dated points keeps the previous one (or, with none yet, the time of that refresh), so
-  the exported data age keeps growing and ``RtcDataStale`` fires instead of the series vanishing.
+  future-dated points keeps the previous one (or, with none yet, the time of that refresh) and
+  the last usable series (until they are stale, as after a failure), so the exported data age
+  keeps growing and ``RtcDataStale`` fires instead of everything vanishing silently.
 * Writers are fenced. The cache has one owner (the current engine's refresher, ``claim()``) and a
   set of monitored apps (``set_apps()``): a write by a retired owner (an aborted call of an
   engine a reload replaced) or for an app no longer monitored (vanished from ListApps, removed
@@ -57,6 +58,14 @@ class Entry:
         fetched = self.fetched_mono if self.fetched_mono is not None else self.success_mono
         return fetched is not None and now_mono - fetched <= max_staleness
 
+    def current(self, now_mono: float, max_staleness: float) -> bool:
+        """Fresh data, or a refresh that succeeded within the staleness limit (one whose
+        answer held only future-dated points): what ``source_up`` and the data timestamp of
+        the health families are exported for."""
+        return self.fresh(now_mono, max_staleness) or (
+            self.success_mono is not None and now_mono - self.success_mono <= max_staleness
+        )
+
     def serving(self, now_mono: float, max_staleness: float) -> list[Snapshot]:
         """The snapshots to export now: the last answer and the held parts still fresh."""
         out = []
@@ -83,8 +92,14 @@ def _held(old: Entry | None, part: Labels) -> Held | None:
 def merge(old: Entry | None, snapshot: Snapshot, mono: float, wall: float) -> Entry:
     """The entry after a successful (possibly partial) refresh."""
     data_ts = snapshot.data_timestamp
-    if data_ts is None and snapshot.skipped.get("future"):
+    future_only = data_ts is None and bool(snapshot.skipped.get("future"))
+    if future_only:
         data_ts = old.data_timestamp if old is not None and old.data_timestamp else wall
+        if old is not None and old.snapshot is not None and not snapshot.samples:
+            # nothing usable, only points from the future: the last usable series stay until
+            # stale (their fetch time is kept), the vendor did answer
+            return replace(old, success_mono=mono, success_wall=wall, last_error="", up=True,
+                           data_timestamp=data_ts)  # fmt: skip
     if not snapshot.failed_parts:
         return Entry(snapshot, mono, wall, "", True, mono, data_ts)
     held = tuple(h for h in (_held(old, p) for p in snapshot.failed_parts) if h is not None)

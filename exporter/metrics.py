@@ -124,8 +124,8 @@ class CacheCollector(Collector):
             fresh_keys = []
             for key in keys:
                 entry = entries.get(key)
-                is_fresh = entry is not None and entry.fresh(now, max_age)
-                health_keys.append((name, key[1], entry, is_fresh))
+                is_current = entry is not None and entry.current(now, max_age)
+                health_keys.append((name, key[1], entry, is_current))
                 # the last answer, and the last good series of parts that failed since
                 served = entry.serving(now, max_age) if entry is not None else []
                 if served:
