@@ -155,12 +155,13 @@ class Runtime:
         *,
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
-        waiter: Waiter | None = None,
+        waiter: Waiter | Callable[[], Waiter] | None = None,
         inline: bool = False,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self._transport = transport
-        self._waiter = waiter  # tests: a waiter that advances virtual time
+        # tests: a waiter that advances virtual time (a factory: a new one per engine)
+        self._waiter = waiter
         self._inline = inline  # tests: cycles run in the caller's thread
         self.registry, self.live = make_registries()
         self.telemetry = Telemetry(
@@ -188,7 +189,7 @@ class Runtime:
         *,
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
-        waiter: Waiter | None = None,
+        waiter: Waiter | Callable[[], Waiter] | None = None,
         inline: bool = False,
     ) -> Runtime:
         return cls(settings, transport=transport, clock=clock, waiter=waiter, inline=inline)
@@ -221,7 +222,9 @@ class Runtime:
             limiters = old.limiters  # keep the send history: the quota windows go on
         else:
             limiters = _limiters(settings, clock)
-        waiter = self._waiter or Waiter()  # per engine: stopping the old one cancels its waits
+        # per engine: stopping the old one cancels its waits, not the new one's
+        w = self._waiter
+        waiter = w if isinstance(w, Waiter) else w() if w is not None else Waiter()
         tz = dt.timezone(dt.timedelta(seconds=settings.utc_offset_seconds))
         client = VolcClient(
             endpoint=settings.base_url,

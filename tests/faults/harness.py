@@ -6,7 +6,7 @@ from typing import Any
 
 from exporter.collectors import SOURCES
 from exporter.runtime import Runtime
-from tests.conftest import VirtualClock, VirtualWaiter, make_settings
+from tests.conftest import FrozenClock, VirtualClock, VirtualWaiter, make_settings
 from tests.faults.vendor import FaultyVendor
 
 T = 1704196800.0  # 2024-01-02T12:00:00Z
@@ -18,14 +18,18 @@ def only(*enabled: str, **extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(
-    vendor_apps: list[str], sources: dict[str, Any], **settings: Any
-) -> tuple[Runtime, FaultyVendor, VirtualClock]:
-    clock = VirtualClock(T)
+    vendor_apps: list[str], sources: dict[str, Any], *, virtual: bool = True, **settings: Any
+) -> tuple[Runtime, FaultyVendor, Any]:
+    """A runtime whose cycles run inline against a ``FaultyVendor``: on a ``VirtualClock``
+    (nothing sleeps), or with ``virtual=False`` on a ``FrozenClock`` with real (tiny) waits."""
+    clock: Any = VirtualClock(T) if virtual else FrozenClock(T)
     vendor = FaultyVendor(clock, vendor_apps)
     settings.setdefault("rate_limit", {"requests_per_second": 1000.0, "headroom": 1.0,
                                        "max_retries": 0})  # fmt: skip
     s = make_settings(sources=sources, **settings)
-    rt = Runtime.build(s, transport=vendor, clock=clock, waiter=VirtualWaiter(clock), inline=True)
+    # one waiter per engine: a reload cancels the old engine's
+    waiters = (lambda: VirtualWaiter(clock)) if virtual else None
+    rt = Runtime.build(s, transport=vendor, clock=clock, waiter=waiters, inline=True)
     return rt, vendor, clock
 
 
