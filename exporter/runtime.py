@@ -336,7 +336,7 @@ class Runtime:
     def stop(self) -> None:
         self.shutdown_server()
         self._stopped = True  # a reload still running does not start its engine
-        locked = self._swap.acquire(timeout=2.0)
+        locked = self._swap.acquire(timeout=1.0)
         try:
             self.engine.stop()
         finally:
