@@ -51,8 +51,11 @@ def main() -> None:
     token.write_text(secrets.token_urlsafe(args.token_bytes))
     cfg = {
         "endpoint": sim.url,
-        "credentials": {"access_key_id": "AKLTinteg", "secret_access_key": sim.secret,
-                        "session_token_file": str(token)},  # fmt: skip
+        "credentials": {
+            "access_key_id": "AKLTinteg",
+            "secret_access_key": sim.secret,
+            "session_token_file": str(token),
+        },  # fmt: skip
         "apps": [{"app_id": a} for a in sim.apps],
         "rate_limit": {"requests_per_second": 100, "max_retries": 0},
     }
