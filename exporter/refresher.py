@@ -79,6 +79,7 @@ class Refresher:
         self._log = RefreshLog()
         self._attempted: set[str] = set()
         self._plan_version = -1
+        self._apps_version = -1
         self._logged_intervals: dict[str, float] = {}  # effective intervals last logged
         self._listeners: list[Callable[[], None]] = []
         self._early: dict[str, float] = {}
@@ -115,9 +116,10 @@ class Refresher:
         """Recompute the plan when the app list changed; drop what vanished from the cache;
         log what the quota lengthens; tell the subscribers."""
         with self._plan_lock:
-            version = self.targets.version
+            version, apps_version = self.targets.version, self.targets.apps_version
             if version == self._plan_version:
                 return self.plan
+            self._apps_version = apps_version
             ids = self.targets.app_ids()
             self.cache.set_apps(ids, owner=self)  # vanished apps' series go now
             self._log.forget_apps(ids)
@@ -321,8 +323,9 @@ class Refresher:
         src.contribute(snapshot, self.targets)
         if src.discovers_apps:
             self._spike(src)
-        if self.targets.version != self._plan_version:
-            self.replan()  # the app list or the watch list changed: act on it now
+        if self.targets.apps_version != self._apps_version:
+            self.replan()  # the app list changed: drop what vanished, re-plan, now
+        # (a watch-list change waits for the end of the cycle: one re-plan, not one per app)
 
     def _spike(self, src: Source[Any]) -> None:
         held = self.targets.pending()

@@ -48,6 +48,7 @@ class Targets:
             int(getattr(call_detail, "max_client_series", 0)) if call_detail.enabled else 0
         )
         self.version = 0  # bumped whenever current() may change
+        self.apps_version = 0  # bumped when the app list may change (not the watch list)
 
     def _mine(self, app_id: str) -> bool:
         return self._shards == 1 or shard_of(app_id, self._shards) == self._shard
@@ -73,6 +74,7 @@ class Targets:
                 self._discovered = adopted
                 self._auto = {a: rooms for a, rooms in self._auto.items() if a in adopted}
                 self.version += 1
+                self.apps_version += 1
             return len(held)
 
     def pending(self) -> int:
@@ -90,6 +92,7 @@ class Targets:
             if discovered is not None and self.discovery:
                 self._discovered, self._pending = dict(discovered), pending
             self.version += 1
+            self.apps_version += 1
         if watch:
             ids = self.app_ids()
             with self._lock:
@@ -105,8 +108,12 @@ class Targets:
     # -- watch list ----------------------------------------------------------------------------
 
     def set_auto_watch(self, app_id: str, rooms: tuple[WatchRoom, ...]) -> None:
-        """Rooms and users found automatically for ``app_id`` (replaces the previous set)."""
+        """Rooms and users found automatically for ``app_id`` (replaces the previous set);
+        ignored for an app no longer monitored (an answer that arrived after it vanished)."""
         with self._lock:
+            self._current_ids()
+            if app_id not in self._ids[2]:
+                return
             if self._auto.get(app_id, ()) != rooms:
                 self._auto[app_id] = rooms
                 self.version += 1
