@@ -6,10 +6,10 @@ refresh status of every source. Written by the refresher, read by ``metrics`` an
   keeps stale data alive nor hides fresh data).
 * A *partly* failed refresh (one ``ProductType`` failed, the other answered) serves what
   answered at once and keeps the last good series of each failed part (``Held``), each hidden
-  once *its* fetch is older than the staleness limit. The entry is down (``up=False``, the
-  part's reason in ``last_error``) and ``success_*`` keeps the time of the last refresh in which
-  every part answered: ``source_up`` 0 says "not everything you expect is current", while the
-  healthy parts' series stay (see docs/api-notes.md, "Partial failures").
+  once *its* fetch is older than the staleness limit. The entry is down (``up=False``, e.g.
+  ``last_error="server (product_type=web)"``) and ``success_*`` keeps the time of the last
+  refresh in which every part answered: ``source_up`` 0 says "not everything you expect is
+  current", while the healthy parts' series stay (see docs/api-notes.md, "Partial failures").
 * ``data_timestamp``: the newest usable vendor bucket. A refresh whose answer held only
   future-dated points keeps the previous one (or, with none yet, the time of that refresh) and
   the last usable series (until they are stale, as after a failure), so the exported data age
@@ -103,7 +103,8 @@ def merge(old: Entry | None, snapshot: Snapshot, mono: float, wall: float) -> En
     if not snapshot.failed_parts:
         return Entry(snapshot, mono, wall, "", True, mono, data_ts)
     held = tuple(h for h in (_held(old, p) for p in snapshot.failed_parts) if h is not None)
-    reason = next(iter(snapshot.failed_parts.values()))[0]
+    part, (reason, _) = next(iter(snapshot.failed_parts.items()))
+    reason += " (" + ",".join(f"{k}={v}" for k, v in part) + ")"  # "server (product_type=web)"
     last_mono = old.success_mono if old is not None else None
     last_wall = old.success_wall if old is not None else None
     return Entry(snapshot, last_mono, last_wall, reason, False, mono, data_ts, held)

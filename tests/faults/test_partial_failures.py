@@ -56,6 +56,8 @@ def test_one_product_type_failing_keeps_the_other(
     )  # fmt: skip
     assert value(rt, "volcengine_rtc_exporter_api_request_failures_total",
                  action=action, reason="server") == 4  # fmt: skip
+    entry = rt.cache.get(source, APP)
+    assert entry is not None and entry.last_error == "server (product_type=web)"
     down = [r for r in caplog.records if "partly down" in r.getMessage()]
     assert len(down) == 1 and down[0].fields["product_type"] == "web"  # type: ignore[attr-defined]
 
