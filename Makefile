@@ -52,9 +52,11 @@ $(TOOLS)/bin/checkov:
 
 test: lint mypy tools unit  ## everything CI runs
 
-bench: install-test  ## quota, scrape, memory and load figures as ratios (docs/performance.md)
+bench: install-test  ## quota, scrape, memory, load, reload and fault figures (docs/performance.md)
 	$(BIN)/python benchmarks/bench_scrape.py
 	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_reload.py
+	$(BIN)/python benchmarks/bench_faults.py
 
 mixin: install-test  ## regenerate dashboards, rules, routing, runbooks and layout pictures
 	$(BIN)/volc-rtc-exporter mixin --png

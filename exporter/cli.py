@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -256,13 +254,23 @@ def _run(
 ) -> int:
     from exporter.errors import ListenError
     from exporter.runtime import Runtime, tune_malloc
+    from exporter.signals import Signals
 
     setup_logging(settings.log.level, settings.log.format)
     tune_malloc()
     runtime = Runtime.build(settings)
+
+    def reload() -> str | None:
+        return runtime.reload_config(lambda: load_settings(config_file, **overrides))
+
+    runtime.app.reloader = reload
+    # installed before listening: a SIGHUP during start-up reloads instead of killing us
+    signals = Signals(reload)  # SIGHUP reloads (coalesced, never lost), SIGTERM/SIGINT stop
+    signals.install()
     try:
         host, port = runtime.start()
     except (ListenError, ConfigError) as exc:
+        signals.uninstall()
         runtime.stop()
         return _error(str(exc))
     if simulator is not None:
@@ -277,34 +285,13 @@ def _run(
         log.info("receiving event callbacks", address=f"{chost}:{cport}", path="/callbacks")
     log.info("configuration", summary=_summary(settings))
 
-    stop = threading.Event()
-    reload_asked = threading.Event()
-
-    def reload() -> str | None:
-        return runtime.reload_config(lambda: load_settings(config_file, **overrides))
-
-    runtime.app.reloader = reload
-
-    def _on_signal(signum: int, _frame: object) -> None:
-        if signum == signal.SIGHUP:
-            reload_asked.set()
-        else:
-            stop.set()
-        wake.set()
-
-    wake = threading.Event()
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
-    while not stop.is_set():
-        wake.wait()
-        wake.clear()
-        if reload_asked.is_set() and not stop.is_set():
-            reload_asked.clear()
-            log.info("reloading configuration", signal="SIGHUP")
-            reload()
+    signals.wait_for_stop()
     log.info("shutting down")
-    runtime.shutdown_server()
-    runtime.stop()
-    log.info("stopped")
+
+    def stop() -> None:
+        runtime.shutdown_server()
+        runtime.stop()
+
+    signals.stop_within(stop)  # at most 1.5 s, then the process exits anyway
+    log.info("stopped")  # the handlers stay: a late SIGHUP must not kill an exiting process
     return 0

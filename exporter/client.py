@@ -35,7 +35,7 @@ from exporter.errors import (
     ApiTimeoutError,
     classify,
 )
-from exporter.limiter import Limiters, Waiter, backoff
+from exporter.limiter import Cancelled, Limiters, Waiter, backoff
 from exporter.log import get_logger
 from exporter.models import (
     AppsPage,
@@ -268,6 +268,8 @@ class VolcClient:
                 self.versions.answered(action, versions[0])
                 return parse(result)
             except ApiError as exc:
+                if self._waiter.cancelled:  # aborted by a reload or shutdown: not the vendor's
+                    raise Cancelled(f"{action} aborted") from None
                 self._telemetry.failures.labels(action, exc.reason).inc()
                 if refuses_version(exc) and exc.action == action:
                     following = versions[1] if len(versions) > 1 else None

@@ -14,7 +14,7 @@ from exporter.errors import REASONS
 __all__ = ["HEALTH", "HealthSpec", "SKIP_REASONS"]
 
 # why a data point or indicator was skipped (points_skipped_total{reason})
-SKIP_REASONS = ("timestamp", "value", "out_of_range", "malformed")
+SKIP_REASONS = ("timestamp", "value", "out_of_range", "malformed", "future", "duplicate")
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,10 @@ HEALTH: dict[str, HealthSpec] = {
     "points_skipped": _h(
         "points_skipped_total",
         "counter",
-        "Data points or indicators skipped because they could not be read, by source and reason "
-        "(" + ", ".join(SKIP_REASONS) + "); the rest of the answer is used.",
+        "Data points or indicators skipped because they could not be used, by source and reason "
+        "(" + ", ".join(SKIP_REASONS) + "; future: dated ahead of the exporter's clock by more "
+        "than 2 minutes; duplicate: the same bucket listed with disagreeing values); the rest of "
+        "the answer is used.",
         "source", "reason",
     ),
 }  # fmt: skip

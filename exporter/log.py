@@ -12,8 +12,9 @@ one vocabulary (``source``, ``app_id``, ``action``, ``reason``, ``duration_secon
 
 Values are escaped (logfmt quoting of spaces, quotes, ``=`` and every control character, so a
 vendor id with an ANSI escape or a CR cannot forge or colour a line); every line passes through
-the scrubber, which replaces the configured secrets (secret key, session token) and any token
-whose SHA-256 is that of a known AppKey (the keys themselves are never kept).
+the scrubber, which replaces the current secrets (secret key, session token; a replaced one for a
+minute more: ``set_secrets``) and any token whose SHA-256 is that of a known AppKey (the keys
+themselves are never kept).
 """
 
 from __future__ import annotations
@@ -25,9 +26,20 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["Logger", "add_secret", "add_secret_hash", "get_logger", "scrub", "setup_logging"]
+__all__ = [
+    "GRACE_SECONDS",
+    "Logger",
+    "add_secret",
+    "add_secret_hash",
+    "get_logger",
+    "scrub",
+    "secrets_held",
+    "set_secrets",
+    "setup_logging",
+]
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING}
 _LEVEL_WORDS = {
@@ -40,29 +52,72 @@ _LEVEL_WORDS = {
 MAX_VALUE = 512  # characters of one field value in a log line
 
 
+GRACE_SECONDS = 60.0  # a replaced secret is still redacted this long (answers in flight)
+
+
 class _Scrubber:
-    def __init__(self) -> None:
+    """Replaces the current secrets, and those replaced less than ``GRACE_SECONDS`` ago.
+
+    Secrets come in named sets (``set_secrets("credentials", ...)``): a new set replaces the
+    old one, whose secrets stay redacted for the grace window only, so a rotated STS token
+    costs nothing after a minute (a long-running exporter rotating every 15 minutes keeps at
+    most a handful). Literal ``str.replace`` per secret, no regex: nothing is compiled or cached
+    per rotation."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
-        self._secrets: set[str] = set()
+        self._clock = clock
+        self._sets: dict[str, frozenset[str]] = {}
+        self._retiring: list[tuple[float, frozenset[str]]] = []  # (expires at, secrets)
+        self._literals: tuple[str, ...] = ()  # longest first: a secret inside another one
+        self._expiry: float | None = None
         self._hashes: set[bytes] = set()
-        self._pattern: re.Pattern[str] | None = None
+
+    def set_secrets(self, name: str, secrets: Iterable[str]) -> None:
+        fresh = frozenset(s for s in secrets if len(s) >= 4)
+        with self._lock:
+            gone = self._sets.get(name, frozenset()) - fresh
+            now = self._clock()
+            if gone:
+                self._retiring.append((now + GRACE_SECONDS, gone))
+            self._sets[name] = fresh
+            self._rebuild(now)
 
     def add(self, secret: str) -> None:
-        if len(secret) < 4:
-            return
+        """A secret redacted for the life of the process (not replaced by a rotation)."""
         with self._lock:
-            self._secrets.add(secret)
-            alts = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in alts))
+            self._sets["\0permanent"] = self._sets.get("\0permanent", frozenset()) | (
+                {secret} if len(secret) >= 4 else set()
+            )
+            self._rebuild(self._clock())
+
+    def _rebuild(self, now: float) -> None:
+        self._retiring = [(t, s) for t, s in self._retiring if t > now]
+        every = set().union(*self._sets.values(), *(s for _, s in self._retiring))
+        self._literals = tuple(sorted(every, key=lambda s: (-len(s), s)))
+        self._expiry = min((t for t, _ in self._retiring), default=None)
+
+    def held(self) -> int:
+        """How many secrets are redacted now (current and in their grace window)."""
+        self._expire()
+        return len(self._literals)
+
+    def _expire(self) -> None:
+        expiry = self._expiry
+        if expiry is not None and self._clock() >= expiry:
+            with self._lock:
+                self._rebuild(self._clock())
 
     def add_hash(self, digest: bytes) -> None:
         with self._lock:
             self._hashes.add(digest)
 
     def __call__(self, text: str) -> str:
-        pattern, hashes = self._pattern, self._hashes
-        if pattern is not None:
-            text = pattern.sub("<redacted>", text)
+        self._expire()
+        for secret in self._literals:
+            if secret in text:
+                text = text.replace(secret, "<redacted>")
+        hashes = self._hashes
         if hashes:
             text = _TOKEN.sub(lambda m: _redact_known(m, hashes), text)
         return text
@@ -82,8 +137,19 @@ _scrubber = _Scrubber()
 
 
 def add_secret(secret: str) -> None:
-    """Never log this string (the secret key, a session token)."""
+    """Never log this string, for the life of the process."""
     _scrubber.add(secret)
+
+
+def set_secrets(name: str, secrets: Iterable[str]) -> None:
+    """The current secrets of ``name`` (``credentials``: secret key, session token); those of
+    the previous call stay redacted for ``GRACE_SECONDS`` more, then are forgotten."""
+    _scrubber.set_secrets(name, secrets)
+
+
+def secrets_held() -> int:
+    """How many secrets the scrubber redacts now (tests, benchmarks)."""
+    return _scrubber.held()
 
 
 def add_secret_hash(digest: bytes) -> None:

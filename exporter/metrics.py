@@ -124,11 +124,13 @@ class CacheCollector(Collector):
             fresh_keys = []
             for key in keys:
                 entry = entries.get(key)
-                is_fresh = entry is not None and entry.fresh(now, max_age)
-                health_keys.append((name, key[1], entry, is_fresh))
-                if is_fresh and entry is not None and entry.snapshot is not None:
-                    fresh.append(entry.snapshot)
-                    fresh_keys.append(key[1])
+                is_current = entry is not None and entry.current(now, max_age)
+                health_keys.append((name, key[1], entry, is_current))
+                # the last answer, and the last good series of parts that failed since
+                served = entry.serving(now, max_age) if entry is not None else []
+                if served:
+                    fresh += served
+                    fresh_keys.append((key[1], len(served)))
             vkey = (cache.source_generation(name), tuple(fresh_keys), version)
             out.append((("source", name, vkey), self._build(src, vkey, fresh, view)))
         statuses = cache.statuses()
@@ -166,9 +168,8 @@ class CacheCollector(Collector):
             if entry is None or entry.success_wall is None:
                 continue
             last.add_metric([name, app_id], entry.success_wall)
-            snap = entry.snapshot
-            if is_fresh and snap is not None and snap.data_timestamp is not None:
-                data_ts.add_metric([name, app_id], snap.data_timestamp)
+            if is_fresh and entry.data_timestamp is not None:
+                data_ts.add_metric([name, app_id], entry.data_timestamp)
         for name in names:
             status = statuses.get(name)
             if status is None:

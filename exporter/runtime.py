@@ -3,7 +3,17 @@
 The parts that a reload may replace (client, limiters, sources, targets, refresher, scheduler)
 form an ``Engine``; what outlives a reload (registries, self-metrics, the cache, the HTTP app)
 belongs to the ``Runtime``. A reload builds a new engine from the new settings, swaps it in
-atomically and stops the old one; the cache of (source, app) pairs that stay is kept.
+atomically and retires the old one. What a reload keeps and drops:
+
+* the cache of the (source, app) pairs that stay; the entries of removed apps and sources go
+  with the reload (the new refresher sets the cache's app list before it is swapped in);
+* the discovered app list and the automatic watch list of the apps that stay (``Targets.adopt``),
+  so ``client_*`` and ``client_info`` series have no hole;
+* the schedule: when only credentials, logging or web settings changed (a key rotation), each
+  source that is healthy and idle keeps its next run; any other change, and any source that is
+  down or was running, is refreshed at once;
+* nothing the old engine still had in flight: its refresher is retired and fenced out of the
+  cache (an aborted call of the old engine never shows as a failure).
 """
 
 from __future__ import annotations
@@ -16,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from exporter.cache import SnapshotCache
+from exporter.cache import SnapshotCache, SourceStatus
 from exporter.client import VolcClient
 from exporter.collectors import SOURCES, actions
 from exporter.collectors.base import Source
 from exporter.errors import ConfigError
 from exporter.limiter import Limiters, Quota, Waiter
-from exporter.log import add_secret, get_logger
+from exporter.log import get_logger, set_secrets
 from exporter.metrics import (
     CacheCollector,
     Exposition,
@@ -72,9 +82,8 @@ class _Credentials:
 
     def set(self, settings: Settings) -> None:
         triple = settings.credential_triple()
-        for secret in triple[1:]:
-            if secret:
-                add_secret(secret)
+        # the scrubber keeps the current secrets (and the replaced ones for a grace minute)
+        set_secrets("credentials", [s for s in triple[1:] if s])
         self._triple = triple
 
     def __call__(self) -> tuple[str, str, str | None]:
@@ -98,7 +107,7 @@ class Engine:
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown()
-        self.refresher.shutdown()
+        self.refresher.retire()  # first: nothing in flight may write once the client closes
         self.client.close()
 
 
@@ -118,6 +127,30 @@ def _same_quotas(a: Settings, b: Settings) -> bool:
     return (a.provider, a.rate_limit, a.shard) == (b.provider, b.rate_limit, b.shard)
 
 
+_ROTATION_ONLY = {"credentials", "log", "web"}  # what a reload may change and keep the schedule
+
+
+def _carried(old: Engine, new: Engine, cache: SnapshotCache) -> set[str]:
+    """Sources whose schedule survives the reload: nothing but credentials, logging or web
+    settings changed, and the source is idle and up for every app."""
+    a, b = (
+        old.settings.model_dump(exclude=_ROTATION_ONLY),
+        new.settings.model_dump(exclude=_ROTATION_ONLY),
+    )
+    if a != b:
+        return set()
+    statuses, entries = cache.statuses(), cache.entries()
+    down = {source for (source, _), entry in entries.items() if not entry.up}
+    return {
+        name
+        for name in new.sources
+        if name in old.sources
+        and name not in down
+        and not old.refresher.running(name)
+        and statuses.get(name, SourceStatus()).cycle_finished is not None
+    }
+
+
 class Runtime:
     def __init__(
         self,
@@ -125,12 +158,13 @@ class Runtime:
         *,
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
-        waiter: Waiter | None = None,
+        waiter: Waiter | Callable[[], Waiter] | None = None,
         inline: bool = False,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self._transport = transport
-        self._waiter = waiter  # tests: a waiter that advances virtual time
+        # tests: a waiter that advances virtual time (a factory: a new one per engine)
+        self._waiter = waiter
         self._inline = inline  # tests: cycles run in the caller's thread
         self.registry, self.live = make_registries()
         self.telemetry = Telemetry(
@@ -161,6 +195,7 @@ class Runtime:
             self.live.register(self.callbacks.collector)
         self.callback_address: tuple[str, int] | None = None
         self._started = False
+        self._stopped = False
 
     @classmethod
     def build(
@@ -169,7 +204,7 @@ class Runtime:
         *,
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
-        waiter: Waiter | None = None,
+        waiter: Waiter | Callable[[], Waiter] | None = None,
         inline: bool = False,
     ) -> Runtime:
         return cls(settings, transport=transport, clock=clock, waiter=waiter, inline=inline)
@@ -202,7 +237,9 @@ class Runtime:
             limiters = old.limiters  # keep the send history: the quota windows go on
         else:
             limiters = _limiters(settings, clock)
-        waiter = self._waiter or Waiter()  # per engine: stopping the old one cancels its waits
+        # per engine: stopping the old one cancels its waits, not the new one's
+        w = self._waiter
+        waiter = w if isinstance(w, Waiter) else w() if w is not None else Waiter()
         tz = dt.timezone(dt.timedelta(seconds=settings.utc_offset_seconds))
         client = VolcClient(
             endpoint=settings.base_url,
@@ -232,6 +269,9 @@ class Runtime:
             if src_settings.enabled:
                 sources[cls.name] = cls(client, src_settings, tz)
         targets = Targets(settings, statuses)
+        if old is not None:  # before the refresher sets the cache's app list from it
+            watch = any(src.feeds_watch_list for src in sources.values())
+            targets.adopt(old.targets, watch=watch and targets.client_series_cap > 0)
         refresher = Refresher(
             sources,
             self.cache,
@@ -277,11 +317,12 @@ class Runtime:
     def reload(self, settings: Settings) -> None:
         """Swap in an engine built from ``settings``; keep the cache of what stays."""
         with self._swap:
+            if self._stopped:
+                return
             old = self.engine
             self._credentials.set(settings)
-            new = self._engine(settings, old)
-            if old.targets.discovered() and new.targets.discovery:
-                new.targets.set_discovered(old.targets.app_names())
+            new = self._engine(settings, old)  # its refresher now owns the cache: old is fenced
+            carried = _carried(old, new, self.cache)
             for name in old.sources:
                 if name not in new.sources:
                     self.cache.forget_source(name)
@@ -291,8 +332,11 @@ class Runtime:
             elif settings.callbacks.enabled:
                 log.warning("callbacks: switching the receiver on needs a restart")
             old.stop()
-            for name in new.sources:  # the new configuration is refreshed at once
-                self.cache.update_status(name, next_due=None, cycle_started=None, running=False)
+            for name in new.sources:  # what the reload changed is refreshed at once
+                if name not in carried:
+                    self.cache.update_status(name, next_due=None, cycle_started=None, running=False)
+            if new.scheduler is not None and old.scheduler is not None:
+                new.scheduler.adopt(old.scheduler, carried)
             if self._started:
                 new.start()
             self.reload_status.successful = True
@@ -315,7 +359,13 @@ class Runtime:
         self.shutdown_server()
         if self.callbacks is not None:
             self.callbacks.stop()
-        self.engine.stop()
+        self._stopped = True  # a reload still running does not start its engine
+        locked = self._swap.acquire(timeout=1.0)
+        try:
+            self.engine.stop()
+        finally:
+            if locked:
+                self._swap.release()
 
 
 def tune_malloc() -> None:

@@ -53,6 +53,10 @@ class Snapshot:
     skipped: Counter[str] = field(default_factory=Counter)  # unreadable points, by reason
     unknown_units: Counter[str] = field(default_factory=Counter)  # values skipped, by unit
     dropped: int = 0  # series cut by the source's series cap
+    # parts of the answer that failed while the rest answered, e.g. ((product_type, web),) ->
+    # (reason, message): their series are served from the last answer that had them
+    failed_parts: dict[Labels, tuple[str, str]] = field(default_factory=dict)
+    ahead_seconds: float = 0.0  # how far the newest point refused as future-dated was ahead
 
     def add(self, sample: Sample, data_timestamp: float | None = None) -> None:
         self.samples.append(sample)

@@ -15,7 +15,15 @@ EXPORTER = ROOT / "exporter"
 MODULES = sorted(EXPORTER.rglob("*.py"))
 
 # module -> exporter modules it must not import (directly); the layers only call downwards
-LEAVES = {"types": set(), "units": set(), "errors": set(), "log": set(), "health": {"errors"}}
+LEAVES = {
+    "types": set(),
+    "units": set(),
+    "errors": set(),
+    "log": set(),
+    "health": {"errors"},
+    "pool": set(),
+    "refresh_log": {"log", "types"},
+}
 FORBIDDEN = {
     "signing": {"client", "collectors", "cache", "scheduler", "metrics", "server", "runtime"},
     "limiter": {"client", "collectors", "cache", "scheduler", "metrics", "server", "runtime"},
@@ -27,7 +35,10 @@ FORBIDDEN = {
     "metrics": {"scheduler", "server", "runtime", "client"},
     "server": {"scheduler", "client", "collectors"},
     "scheduler": {"metrics", "server", "runtime"},
+    "refresher": {"metrics", "server", "runtime", "scheduler"},
 }
+for _lower in ("signing", "limiter", "models", "client", "collectors", "cache"):
+    FORBIDDEN[_lower] |= {"refresher"}
 EVERYWHERE = {"simulator", "mixin"}  # the product never imports these (but --demo, mixin cmd)
 
 

@@ -219,3 +219,24 @@ def test_the_simulators_fraction_shares_come_out_the_same() -> None:
     assert got[False] and got[False].keys() == got[True].keys()
     for segment, share in got[False].items():
         assert got[True][segment] == pytest.approx(share, abs=0.0051), segment
+
+
+def test_a_product_type_refused_as_a_whole_drops_no_dimension() -> None:
+    """ProductType=web refused for every call while native answers: web fails on its own
+    (a failed part), the native breakdown stays, and no dimension is taken for refused."""
+    answer = world(offset=-2 * 86400)
+
+    def payload(params: dict[str, Any]) -> dict[str, Any]:
+        if params["ProductType"] == "web":
+            raise ApiClientError("web is off", action=REPORT, status=400, code="InvalidParameter")
+        return answer(params)
+
+    src, client = make_source("report_breakdown", {REPORT: payload})
+    snap = src.fetch(APP, T)
+    again = src.fetch(APP, T)
+    assert {dict(s.labels)["product_type"] for s in snap.samples} == {"native"}
+    assert list(snap.failed_parts) == [(("product_type", "web"),)]
+    for s in (snap, again):
+        assert {dict(x.labels)["dimension"] for x in s.samples} == {"os", "network", "province"}
+    assert src.calls(APP) == {REPORT: 30}
+    assert sum(p["ProductType"] == "web" for _, p in client.calls) == 30  # 15 per refresh

@@ -71,14 +71,16 @@ def test_out_of_range_and_unreadable_points_are_counted() -> None:
     snap = src.fetch(APP, T)
     assert [s.value for s in find(snap, "volcengine_rtc_online_users")] == [7.0]
     assert snap.skipped["value"] == 1
-    # the newest complete point is the one used; older out-of-range ones are not looked at
-    pts = [(-120, 5.0), (-60, -3.0)]
+    # an out-of-range newest point costs that point only: the bucket before it is used (and
+    # the data timestamp says how old it is); older points beyond the one used are not looked at
+    pts = [(-180, -1.0), (-120, 5.0), (-60, -3.0)]
     src, _ = make_source(
         "realtime_operation",
         {"ListRealTimeOperationData": indicators(("online_user_count", "", pts))},
     )
     snap = src.fetch(APP, T)
-    assert find(snap, "volcengine_rtc_online_users") == []
+    assert [s.value for s in find(snap, "volcengine_rtc_online_users")] == [5.0]
+    assert snap.data_timestamp == T - 120
     assert snap.skipped["out_of_range"] == 1
 
 

@@ -1,5 +1,8 @@
 """Apps: ``ListApps`` -> ``volcengine_rtc_app_info`` and the discovered app list.
 
+A spike (an answer adding more apps than ``spike_min_apps`` and than are monitored now) is held
+back until a second answer confirms it (``Targets.set_discovered``); vanished apps go at once.
+
 ``AppKey``/``SecondaryAppKey`` are dropped by the parser and never stored; only their SHA-256
 digests are handed to the log scrubber, so a vendor message echoing a key is redacted.
 """
@@ -55,6 +58,14 @@ class AppsSettings(SourceSettings):
         min_length=1,
         description="with discovery, monitor apps whose status is one of these",
     )
+    spike_min_apps: int = Field(
+        default=10,
+        ge=0,
+        le=1_000_000,
+        description="a ListApps answer adding more apps than this and than are monitored now "
+        "is a spike: the new apps are polled only once a second answer (within a minute) "
+        "confirms them",
+    )
 
 
 @register
@@ -94,7 +105,7 @@ class AppsSource(Source[AppsSettings]):
 
     def contribute(self, snapshot: Snapshot, targets: Any) -> None:
         if isinstance(snapshot, AppsSnapshot):
-            targets.set_discovered(snapshot.apps)
+            targets.set_discovered(snapshot.apps, spike_min=self.settings.spike_min_apps)
 
     def build(self, fresh: list[Snapshot], view: TargetView) -> Iterable[Metric]:
         """app_info for every monitored app (status "unknown" where ListApps has not told)."""

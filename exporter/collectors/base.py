@@ -11,8 +11,9 @@ declaration; settings, telemetry, docs, the CLI summary, the planner and the lan
 read ``registered()``.
 
 Indicator-style sources describe their mapping with one table shape, ``IndicatorRow``, and share
-one loop, ``indicator_samples()``: newest complete point, unit conversion from the returned unit
-(seed unit as fallback), valid range, unknown units and unreadable points counted.
+one loop, ``indicator_samples()`` (in ``points.py``, with the rules for missing, incomplete,
+future-dated, out-of-range and duplicate points): newest complete point, unit conversion from the
+returned unit (seed unit as fallback), unknown units and unreadable points counted.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from abc import ABC, abstractmethod
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from prometheus_client.core import GaugeMetricFamily
@@ -30,13 +30,23 @@ from prometheus_client.metrics_core import Metric
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from exporter.client import VolcClient
-from exporter.models import Point
+from exporter.collectors.points import (
+    MAX_FUTURE_SKEW,
+    Collected,
+    IndicatorLike,
+    indicator_samples,
+    newest_complete,
+    per_part,
+)
 from exporter.types import AppTarget, Labels, MetricSpec, Sample, Snapshot
-from exporter.units import Kind, OutOfRange, UnknownUnit, conversion_help, convert
+from exporter.units import Kind, conversion_help
 
 __all__ = [
     "HOUR",
     "DAY",
+    "MAX_FUTURE_SKEW",
+    "Collected",
+    "IndicatorLike",
     "IndicatorRow",
     "RegistrationError",
     "Source",
@@ -50,6 +60,7 @@ __all__ = [
     "window_field",
     "indicator_samples",
     "newest_complete",
+    "per_part",
     "register",
     "registered",
 ]
@@ -141,6 +152,7 @@ class Source(ABC, Generic[S]):
     order: ClassVar[int]  # position in docs and listings
     scope: ClassVar[Literal["app", "account"]] = "app"
     discovers_apps: ClassVar[bool] = False  # runs first while the app list is unknown
+    feeds_watch_list: ClassVar[bool] = False  # contribute() picks users to watch automatically
 
     def __init__(self, client: VolcClient, settings: S, tz: dt.tzinfo) -> None:
         self.settings = settings
@@ -284,89 +296,6 @@ def row_help(row: IndicatorRow, action: str, keys: Sequence[str], note: str, sou
         f"{conversion_help(row.kind, row.seed_unit)}). Cached; refreshed every "
         f"sources.{source} interval."
     )
-
-
-def newest_complete(points: Iterable[Point], complete_after: float, now: float) -> Point | None:
-    """The newest point with a value whose bucket is complete: ts + complete_after <= now.
-
-    Points without a value are missing data, never zero.
-    """
-    best: Point | None = None
-    for p in points:
-        if p.value is None or p.ts + complete_after > now:
-            continue
-        if best is None or p.ts > best.ts:
-            best = p
-    return best
-
-
-class IndicatorLike(Protocol):
-    @property
-    def unit(self) -> str: ...
-
-    @property
-    def points(self) -> tuple[Point, ...]: ...
-
-
-@dataclass
-class Collected:
-    """Values gathered for a snapshot: newest point per series, counts of what was skipped."""
-
-    values: dict[tuple[str, Labels], tuple[float, float]] = field(default_factory=dict)
-    skipped: Counter[str] = field(default_factory=Counter)
-    unknown_units: Counter[str] = field(default_factory=Counter)
-
-    def put(self, metric: str, labels: Labels, ts: float, value: float) -> None:
-        key = (metric, labels)
-        old = self.values.get(key)
-        if old is None or old[0] < ts:
-            self.values[key] = (ts, value)
-
-    def snapshot(self, limit: int | None = None) -> tuple[Snapshot, int]:
-        """The snapshot (at most ``limit`` series, in label order) and how many were cut."""
-        items = sorted(self.values.items())
-        dropped = 0
-        if limit is not None and len(items) > limit:
-            dropped = len(items) - limit
-            items = items[:limit]
-        snap = Snapshot(
-            skipped=Counter(self.skipped),
-            unknown_units=Counter(self.unknown_units),
-            dropped=dropped,
-        )
-        for (metric, labels), (ts, value) in items:
-            snap.add(Sample(metric, labels, value), ts)
-        return snap, dropped
-
-
-def indicator_samples(
-    out: Collected,
-    indicators: Iterable[IndicatorLike],
-    resolve: Callable[[Any], tuple[IndicatorRow, Labels] | None],
-    *,
-    prefix: str,
-    complete_after: float,
-    now: float,
-) -> None:
-    """The shared loop: resolve each indicator to a row and labels, take its newest complete
-    point, convert it to base units, check its range, and put it into ``out``."""
-    for ind in indicators:
-        found = resolve(ind)
-        if found is None:
-            continue
-        row, labels = found
-        point = newest_complete(ind.points, complete_after, now)
-        if point is None or point.value is None:
-            continue
-        try:
-            value = convert(point.value, ind.unit, row.seed_unit, row.kind)
-        except UnknownUnit as exc:
-            out.unknown_units[exc.unit] += 1
-            continue
-        except OutOfRange:
-            out.skipped["out_of_range"] += 1
-            continue
-        out.put(prefix + row.metric, labels, point.ts, value)
 
 
 def build_families(specs: Sequence[MetricSpec], samples: Iterable[Sample]) -> list[Metric]:

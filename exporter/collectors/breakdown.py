@@ -39,6 +39,7 @@ from exporter.collectors.base import (
     family_specs,
     indicator_samples,
     interval_field,
+    per_part,
     register,
     row_help,
     settle_field,
@@ -211,8 +212,11 @@ class _QualityBreakdown(Source[BreakdownSettings]):
         (start, end), complete_after, as_of = self.query_window(now)
         out = Collected()
         s = self.settings
-        calls = self.dimensions.round()  # a refused dimension costs its calls only
-        for product_type in s.product_types:
+
+        def one(product_type: str) -> None:  # a product type fails on its own (per_part)
+            # a refused dimension costs its calls only; a round per product type, so that a
+            # product type the vendor refuses as a whole is not mistaken for refused dimensions
+            calls = self.dimensions.round()
             for indicator in s.indicators:
                 for dimension in self.dimensions.active():
                     result = calls.call(dimension, partial(
@@ -224,7 +228,9 @@ class _QualityBreakdown(Source[BreakdownSettings]):
                     out.skipped.update(result.skipped)
                     base: Labels = (("app_id", app.app_id), ("product_type", product_type))
                     self._collect(out, result.indicators, base, dimension, complete_after, as_of)
-        calls.finish(out.skipped)
+            calls.finish(out.skipped)
+
+        per_part(out, "product_type", s.product_types, one)
         return self.budget.take(out)
 
     def _collect(

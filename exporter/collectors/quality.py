@@ -24,6 +24,7 @@ from exporter.collectors.base import (
     family_specs,
     indicator_samples,
     interval_field,
+    per_part,
     register,
     row_help,
     settle_field,
@@ -148,14 +149,15 @@ def _collect(
 ) -> Snapshot:
     start, end = source.window(now, source.settings.window_seconds, align=align)
     out = Collected()
-    for product_type in source.settings.product_types:
+
+    def one(product_type: str) -> None:
         result = source.client.query_indicators(
             action, app.app_id, start, end, list(_BY_KEY), ProductType=product_type, **params
         )
         out.skipped.update(result.skipped)
         base: Labels = (("app_id", app.app_id), ("product_type", product_type))
 
-        def resolve(ind: Indicator, base: Labels = base) -> tuple[IndicatorRow, Labels] | None:
+        def resolve(ind: Indicator) -> tuple[IndicatorRow, Labels] | None:
             found = quality_labels(ind.name)
             return (found[0], base + found[1] + extra) if found else None
 
@@ -167,6 +169,9 @@ def _collect(
             complete_after=complete_after,
             now=now,
         )
+
+    # each product type fails and recovers on its own (native keeps going while web fails)
+    per_part(out, "product_type", source.settings.product_types, one)
     return out.snapshot()[0]
 
 

@@ -224,6 +224,7 @@ class RoomsSource(Source[RoomsSettings]):
     settings_model = RoomsSettings
     specs = (ACTIVE, ONLINE, INFO)
     order = 48
+    feeds_watch_list = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from exporter.simulator.quirks import product_type_error, transform_quirks
 from exporter.simulator.response import (
     ApiError,
     SimResponse,
@@ -48,8 +49,10 @@ def replace(
     rng: random.Random,
     sleep: Callable[[float], None],
     secrets: tuple[str, str],
+    params: Mapping[str, Any] | None = None,
 ) -> SimResponse | None:
-    """An answer that replaces the normal one, or None. ``secrets``: (SecretAccessKey, AppKey)."""
+    """An answer that replaces the normal one, or None. ``secrets``: (SecretAccessKey, AppKey);
+    ``params``: the request's parameters (``product_type_error`` reads ProductType)."""
     if _on(active, "expired_credentials", action, app_id):
         err = ApiError(401, "InvalidAccessKey", "The AccessKey is expired", 100009)
         return error_response(meta, err)
@@ -66,6 +69,9 @@ def replace(
     s = _on(active, "slow", action, app_id)
     if s:
         sleep(float(s.params["seconds"]))
+    quirk = product_type_error(active, action, app_id, params or {}, meta)
+    if quirk is not None:
+        return quirk
     if _on(active, "malformed_json", action, app_id):
         return SimResponse(200, b'{"ResponseMetadata": {"RequestId": "x", "Action": ')
     s = _on(active, "error_200", action, app_id)
@@ -142,6 +148,7 @@ def _bad_point(point: dict[str, Any], key: str, kind: str) -> None:
 
 def transform(result: Any, active: Active, action: str, app_id: str, rng: random.Random) -> None:
     """Apply the result-changing scenarios to ``result`` in place."""
+    transform_quirks(result, active, action, app_id)
     s = _on(active, "surrogates", action, app_id)
     if s:
         field = str(s.params["field"])

@@ -130,7 +130,9 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             "api",
             "Every answer is delayed by `seconds` (on the simulator's sleep: virtual in tests).",
             "request duration histogram moves; beyond the client timeout, "
-            'failures_total{reason="timeout"}.',
+            'failures_total{reason="timeout"}. A reload (SIGHUP, /-/reload) while answers are '
+            "slow aborts the old engine's calls: they count as no failure and change no "
+            "source_up.",
             {"seconds": 3.0, **_API},
         ),
         ScenarioSpec(
@@ -188,6 +190,53 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             'the client\'s overall deadline ends it: failures_total{reason="timeout"}; a slow '
             "drip cannot hold a refresh for longer than the timeout.",
             {"bytes_per_second": 100.0, **_API},
+        ),
+        ScenarioSpec(
+            "apps_spike",
+            "api",
+            "ListApps also lists `count` apps that do not exist (a test account's burst, a "
+            "glitch); their data calls are answered InvalidParameter.NotExistAppId.",
+            "the exporter does not poll the extra apps until a second ListApps answer confirms "
+            "them (it asks again within a minute; log line 'discovery answer adds more apps'): "
+            "switched off before that, they never appear. Confirmed, they show with source_up 0 "
+            "(reason client) and the quota plan lengthens; once the spike ends, the next "
+            "ListApps answer drops them at once: no more calls, no series, and the next runs of "
+            "the sources come forward to the plan of the remaining apps.",
+            {"count": 5000},
+        ),
+        ScenarioSpec(
+            "product_type_error",
+            "api",
+            "Calls with ProductType=`product_type` (empty: any) are answered HTTP 200 with "
+            "ResponseMetadata.Error `code`; the other product type answers normally.",
+            "the other product type's series stay current; the failing one's last values are "
+            "served until stale (3 intervals), then vanish; source_up 0 for the quality and "
+            'breakdown sources of that app (RtcSourceDown, reason "server" for InternalError), '
+            "one log line 'source partly down' per app and product type, one 'source part "
+            "recovered' when the scenario ends.",
+            {"product_type": "web", "code": "InternalError", **_API},
+        ),
+        ScenarioSpec(
+            "clock_ahead",
+            "api",
+            "Every TimeStamp and Time in answers is `seconds` ahead (the vendor's clock runs "
+            "ahead).",
+            "points more than 2 minutes ahead are skipped and counted (points_skipped_total{reason="
+            '"future"}), one log line says how far ahead; the last usable values stay until '
+            "stale and source_data_timestamp_seconds stops moving, so RtcDataStale fires. A "
+            "skew under 2 minutes only makes the data look that much older.",
+            {"seconds": 3600.0, **_API},
+        ),
+        ScenarioSpec(
+            "duplicate_points",
+            "api",
+            "Each data point (with `last` > 0: the `last` newest of each series) is listed "
+            "twice, the copy with its value times `factor`.",
+            "a bucket whose copies disagree is not used (counted as points_skipped_total{reason="
+            '"duplicate"}): the newest earlier bucket without a conflict is exported; with '
+            "every point doubled, the affected series vanish while it lasts. factor=1 changes "
+            "nothing.",
+            {"factor": 1.5, "last": 0, **_API},
         ),
         ScenarioSpec(
             "bad_values",

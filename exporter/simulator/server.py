@@ -268,7 +268,7 @@ class Simulator:
         app = self.by_id.get(app_id) or self.apps[0]
         replaced = faults.replace(
             active, spec.name, app_id, meta, rng=self._rng, sleep=self.sleep,
-            secrets=(self.credentials[ak], app.app_key),
+            secrets=(self.credentials[ak], app.app_key), params=params,
         )  # fmt: skip
         if replaced is not None:
             return replaced
