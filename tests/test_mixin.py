@@ -31,8 +31,12 @@ from tests.conftest import ROOT, need_binary
 RULES = ROOT / RULES_PATH
 MIXIN = ROOT / "exporter" / "mixin"
 
-# families of the metrics contract that no source serves yet (the diagnosis sources)
+# families of the metrics contract that no source serves yet (the diagnosis sources, and the
+# traffic-aware planner's tiers and triggered breakdowns)
 PENDING = {
+    "volcengine_rtc_exporter_source_tier_apps",
+    "volcengine_rtc_exporter_source_tier_interval_seconds",
+    "volcengine_rtc_exporter_breakdown_triggers_total",
     *(f"volcengine_rtc_breakdown_{v.metric}" for v in quality_views()),
     *(f"volcengine_rtc_report_breakdown_{v.metric}" for v in quality_views()),
     "volcengine_rtc_report_breakdown_users",
@@ -179,8 +183,9 @@ def test_dashboard_variables_and_links() -> None:
             for t in p["targets"]:
                 assert 'job=~"$job"' in t["expr"] or ":" in t["expr"], (uid, p["title"])
     overview = build_dashboards(MixinConfig())["rtc-overview"]
-    quality = [p for p in panels(overview) if p["gridPos"]["y"] > 10]
-    assert quality and all(
+    titles = {"Video stall rate", "Join success (5 s)", "Apps by distance from their thresholds"}
+    quality = [p for p in panels(overview) if p["title"] in titles]
+    assert len(quality) == 3 and all(
         "/d/rtc-diagnosis/" in p["fieldConfig"]["defaults"]["links"][0]["url"] for p in quality
     )
     app = next(v for v in overview["templating"]["list"] if v["name"] == "app_id")
@@ -212,7 +217,7 @@ def test_alert_thresholds_are_drawn() -> None:
         return [(x["value"], x["color"]) for x in s]
 
     assert steps("Video stall rate") == [(None, "green"), (0.08, "orange"), (0.2, "red")]
-    assert steps("Audio stall rate") == [(None, "green"), (0.05, "orange")]
+    assert steps("Audio stall rate") == [(None, "green"), (0.05, "orange"), (0.15, "red")]
     assert steps("Join success (5 s)") == [(None, "red"), (0.85, "orange"), (0.95, "green")]
     assert (
         by_title["Video stall rate"]["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"]
