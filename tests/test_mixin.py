@@ -110,6 +110,32 @@ def test_cli_regenerates_with_user_thresholds(tmp_path: Path) -> None:
     assert mixin_main(["--config", str(bad), "--out", str(tmp_path)]) == 2
 
 
+def test_check_warns_about_placeholder_links(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert mixin_main(["--out", str(ROOT), "--check"]) == 0  # the shipped files: current ...
+    err = capsys.readouterr().err
+    # ... but generated with the placeholders: each link setting left is named
+    assert "warning: grafana_url is the placeholder http://localhost:3000" in err
+    assert "warning: docs_url is the placeholder" in err and "runbook_url" in err
+    assert "pager_webhook_url is the example" in err
+    cfg = tmp_path / "links.yml"
+    cfg.write_text(
+        "grafana_url: https://grafana.corp.internal/\n"
+        "docs_url: https://wiki.corp.internal/rtc\n"
+        "receivers: {pager_webhook_url: http://pd-bridge:9095/, chat_webhook_url: http://c:1/}\n"
+    )
+    assert mixin_main(["--config", str(cfg), "--out", str(tmp_path)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    rules = (tmp_path / RULES_PATH).read_text()
+    assert "localhost:3000" not in rules and "github.com" not in rules
+    assert "dashboard_url: https://grafana.corp.internal/d/rtc-diagnosis/" in rules
+    assert "runbook_url: https://wiki.corp.internal/rtc/runbooks.md#rtcvideostallsevere" in rules
+    bad = tmp_path / "bad.yml"
+    bad.write_text("grafana_url: grafana:3000\n")
+    assert mixin_main(["--config", str(bad), "--out", str(tmp_path)]) == 2
+
+
 def test_promtool_check_rules() -> None:
     promtool = need_binary("promtool")
     res = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True)
