@@ -188,11 +188,11 @@ def render_runbooks(cfg: MixinConfig) -> str:
         assert isinstance(labels, dict)
         quality = labels.get("category") == "quality" and doc.name != "RtcOnlineUsersDropped"
         gated = EVIDENCE_GATED.get(doc.name)
-        timing = (
-            f"*for* `{getattr(cfg.for_, gated)}`, on fresh evidence"
-            if gated
-            else f"*for* `{rule['for']}`"
-        )
+        timing = f"*for* `{rule['for']}`"
+        if gated == "vendor_failing":
+            timing = f"*for* `{cfg.for_.vendor_failing}` past the source's interval, no success"
+        elif gated:
+            timing = f"*for* `{getattr(cfg.for_, gated)}`, on fresh evidence"
         lines += [
             f"## {doc.name}",
             "",
