@@ -103,31 +103,36 @@ class Stack:
         return [a for a in found if labels.items() <= a["labels"].items()]
 
 
-def mixin_config(receiver: Receiver) -> MixinConfig:
-    return MixinConfig.model_validate(
-        {
-            "min_online_users": 1,
-            "min_online_users_warning": 1,
-            "for": {
-                "quality": "10s",
-                "severe": "6s",
-                "exporter_down": "10s",
-                "source_down": "20s",
-                "blind": "4s",
-            },
-            "thresholds": {"blind_after_seconds": 150},
-            "rule_interval": "2s",
-            "receivers": {
-                "pager_webhook_url": f"http://127.0.0.1:{receiver.port}/pager",
-                "chat_webhook_url": f"http://127.0.0.1:{receiver.port}/chat",
-                "group_wait": "1s",
-                "group_interval": "2s",
-                "repeat_interval": "1h",
-                "pager_group_wait": "1s",
-                "pager_group_interval": "2s",
-            },
-        }
-    )
+def mixin_config(receiver: Receiver, overrides: dict[str, Any] | None = None) -> MixinConfig:
+    """Short `for`s and windows (the mechanics, not the production timing), plus ``overrides``
+    (merged one level deep)."""
+    doc: dict[str, Any] = {
+        "min_online_users": 1,
+        "min_online_users_warning": 1,
+        "for": {
+            "quality": "10s",
+            "severe": "6s",
+            "clear": "15s",
+            "exporter_down": "10s",
+            "source_down": "20s",
+            "blind": "4s",
+            "vendor_failing": "10s",
+        },
+        "thresholds": {"blind_after_seconds": 150},
+        "rule_interval": "2s",
+        "receivers": {
+            "pager_webhook_url": f"http://127.0.0.1:{receiver.port}/pager",
+            "chat_webhook_url": f"http://127.0.0.1:{receiver.port}/chat",
+            "group_wait": "1s",
+            "group_interval": "2s",
+            "repeat_interval": "1h",
+            "pager_group_wait": "1s",
+            "pager_group_interval": "2s",
+        },
+    }
+    for key, value in (overrides or {}).items():
+        doc[key] = {**doc[key], **value} if isinstance(value, dict) else value
+    return MixinConfig.model_validate(doc)
 
 
 # The stack scrapes over TLS with basic auth, exactly as the Compose example does: its web
@@ -167,11 +172,11 @@ def start_exporter(tmp: Path, scenarios: list[str], sim_port: int) -> tuple[Proc
     return exporter, port, app_id
 
 
-def start_stack(tmp: Path, scenarios: list[str]) -> Stack:
+def start_stack(tmp: Path, scenarios: list[str], overrides: dict[str, Any] | None = None) -> Stack:
     prometheus = need_binary("prometheus")
     alertmanager = need_binary("prometheus-alertmanager")
     receiver = Receiver()
-    files = render_all(mixin_config(receiver))
+    files = render_all(mixin_config(receiver, overrides))
     (tmp / "rules.yml").write_text(files[RULES_PATH])
     (tmp / "alertmanager.yml").write_text(files[ALERTMANAGER_PATH])
     sim_port = free_port()
@@ -226,8 +231,8 @@ def start_stack(tmp: Path, scenarios: list[str]) -> Stack:
 def stack_factory(tmp_path: Path) -> Iterator[Any]:
     stacks: list[Stack] = []
 
-    def make(*scenarios: str) -> Stack:
-        s = start_stack(tmp_path, list(scenarios))
+    def make(*scenarios: str, mixin: dict[str, Any] | None = None) -> Stack:
+        s = start_stack(tmp_path, list(scenarios), mixin)
         stacks.append(s)
         return s
 
@@ -402,3 +407,93 @@ def test_watch_list_failure_does_not_mute_a_stall_page(stack_factory: Any) -> No
     assert all(a["status"]["state"] == "active" for a in stall)
     assert stack.am_alerts(**down)[0]["labels"]["reason"] == "server"
     assert len(stack.receiver.incidents(stack.app_id)) == 1
+
+
+# -- issue 21: a vendor outage and a flapping stall, through the whole stack ------------------
+
+
+def pager_docs(stack: Stack, app_id: str = "") -> list[dict[str, Any]]:
+    """Pager notifications of one group (the account-level group: app_id "")."""
+    return [
+        doc
+        for path, doc in stack.receiver.received
+        if path == "/pager" and doc["groupLabels"].get("app_id", "") == app_id
+    ]
+
+
+@pytest.mark.slow  # about 1.5 minutes of real time
+def test_vendor_outage_is_one_account_level_page(stack_factory: Any) -> None:
+    """Every call answered 503: one RtcVendorApiFailing page (the 5-minute budget scaled: the
+    interval of 5 s + for.vendor_failing 10 s), the apps' blind alerts fire yet are muted (no
+    page per app), and one resolve once data is back."""
+    stack = stack_factory()  # blind after 150 s: the demo's data is about 105 s old
+    wait_for(lambda: bool(stack.query("app_id:volcengine_rtc_online_users:max_over_time1h")),
+             60, "traffic gate")  # fmt: skip
+    apps = {r["metric"]["app_id"] for r in stack.query("volcengine_rtc_app_info")}
+    started = time.monotonic()
+    stack.scenario("server_errors", status=503)
+    wait_for(lambda: bool(pager_docs(stack)), 90, "vendor page", interval=1)
+    assert time.monotonic() - started < 45
+    page = pager_docs(stack)[0]
+    vendor = [a for a in page["alerts"] if a["labels"]["alertname"] == "RtcVendorApiFailing"]
+    assert vendor and vendor[0]["status"] == "firing"
+    text = vendor[0]["annotations"]["description"]
+    assert "(reason: server)" in text and f"apps affected: {len(apps)} of {len(apps)}" in text
+    assert "demo-app-1" in text
+    # the outage outlasts blind_after: every app is blind, muted by the vendor alert
+    blind = 'ALERTS{alertname="RtcQualityBlind", alertstate="firing"}'
+    wait_for(lambda: len(stack.query(blind)) == len(apps), 120, "blind apps", interval=1)
+    wait_for(
+        lambda: all(a["status"]["state"] == "suppressed"
+                    for a in stack.am_alerts(alertname="RtcQualityBlind")),
+        30,
+        "blind muted",
+    )  # fmt: skip
+    httpx.delete(stack.sim_url + "/-/scenarios/server_errors")
+    wait_for(lambda: any(d["status"] == "resolved" for d in pager_docs(stack)), 90, "resolve")
+    time.sleep(5)  # anything left (a blind page unmuted too early) would have been sent
+    per_app = [
+        d for p, d in stack.receiver.received if p == "/pager" and d["groupLabels"].get("app_id")
+    ]
+    assert per_app == []
+    statuses = [d["status"] for d in pager_docs(stack)]
+    assert statuses[-1] == "resolved" and statuses.count("resolved") == 1
+    assert {d["groupKey"] for d in pager_docs(stack)} == {page["groupKey"]}
+
+
+@pytest.mark.slow  # about 2.5 minutes of real time
+def test_flapping_stall_is_one_page_and_one_resolve(stack_factory: Any) -> None:
+    """A severe video stall switched on for 16 s and off for 8 s, four times (the 3-on/2-off
+    flap, scaled): one page, no resolve until the end, and one resolve within for.clear (30 s:
+    an off period seen through refresh and scrape jitter on a loaded machine stays under it)
+    plus the pipeline's delays of the last bad value."""
+    stack = stack_factory(mixin={"for": {"clear": "30s"}})
+    wait_for(lambda: bool(stack.query("app_id:volcengine_rtc_online_users:max_over_time1h")),
+             60, "traffic gate")  # fmt: skip
+    for _ in range(4):
+        stack.scenario("stall_spike", app_id=stack.app_id, media="video", value=30)
+        time.sleep(16)
+        httpx.delete(stack.sim_url + "/-/scenarios/stall_spike")
+        time.sleep(8)
+    last_bad = time.monotonic() - 8
+    wait_for(
+        lambda: any(d["status"] == "resolved" for d in pager_docs(stack, stack.app_id)),
+        90,
+        "resolve",
+        interval=1,
+    )
+    assert time.monotonic() - last_bad < 60
+    time.sleep(3)
+    docs = pager_docs(stack, stack.app_id)
+    assert [d["status"] for d in docs].count("resolved") == 1 and docs[-1]["status"] == "resolved"
+    assert len({d["groupKey"] for d in docs}) == 1
+    # each alert fired once: the same start in every notification, never resolved in between
+    starts: dict[tuple[str, str], set[str]] = {}
+    for d in docs:
+        for a in d["alerts"]:
+            key = (a["labels"]["alertname"], a["labels"]["product_type"])
+            starts.setdefault(key, set()).add(a["startsAt"])
+            if d is not docs[-1]:
+                assert a["status"] == "firing", [(x["status"], x["startsAt"]) for x in d["alerts"]]
+    assert {k[0] for k in starts} == {"RtcVideoStallSevere"}  # the sustained tier stays quiet
+    assert all(len(v) == 1 for v in starts.values()), starts

@@ -32,8 +32,12 @@ from tests.conftest import ROOT, need_binary
 RULES = ROOT / RULES_PATH
 MIXIN = ROOT / "exporter" / "mixin"
 
-# families of the metrics contract that no source serves yet (the diagnosis sources)
+# families of the metrics contract that no source serves yet (the diagnosis sources, and the
+# traffic-aware planner's tiers and triggered breakdowns)
 PENDING = {
+    "volcengine_rtc_exporter_source_tier_apps",
+    "volcengine_rtc_exporter_source_tier_interval_seconds",
+    "volcengine_rtc_exporter_breakdown_triggers_total",
     *(f"volcengine_rtc_breakdown_{v.metric}" for v in quality_views()),
     *(f"volcengine_rtc_report_breakdown_{v.metric}" for v in quality_views()),
     "volcengine_rtc_report_breakdown_users",
@@ -105,6 +109,32 @@ def test_cli_regenerates_with_user_thresholds(tmp_path: Path) -> None:
     bad.write_text("thresholds: {video_stall_max: 5}\n")
     assert mixin_main(["--config", str(bad), "--out", str(tmp_path)]) == 2
     bad.write_text("overrides: [{app_id: a, thresholds: {no_such: 1}}]\n")
+    assert mixin_main(["--config", str(bad), "--out", str(tmp_path)]) == 2
+
+
+def test_check_warns_about_placeholder_links(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert mixin_main(["--out", str(ROOT), "--check"]) == 0  # the shipped files: current ...
+    err = capsys.readouterr().err
+    # ... but generated with the placeholders: each link setting left is named
+    assert "warning: grafana_url is the placeholder http://localhost:3000" in err
+    assert "warning: docs_url is the placeholder" in err and "runbook_url" in err
+    assert "pager_webhook_url is the example" in err
+    cfg = tmp_path / "links.yml"
+    cfg.write_text(
+        "grafana_url: https://grafana.corp.internal/\n"
+        "docs_url: https://wiki.corp.internal/rtc\n"
+        "receivers: {pager_webhook_url: http://pd-bridge:9095/, chat_webhook_url: http://c:1/}\n"
+    )
+    assert mixin_main(["--config", str(cfg), "--out", str(tmp_path)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    rules = (tmp_path / RULES_PATH).read_text()
+    assert "localhost:3000" not in rules and "github.com" not in rules
+    assert "dashboard_url: https://grafana.corp.internal/d/rtc-diagnosis/" in rules
+    assert "runbook_url: https://wiki.corp.internal/rtc/runbooks.md#rtcvideostallsevere" in rules
+    bad = tmp_path / "bad.yml"
+    bad.write_text("grafana_url: grafana:3000\n")
     assert mixin_main(["--config", str(bad), "--out", str(tmp_path)]) == 2
 
 
@@ -181,8 +211,9 @@ def test_dashboard_variables_and_links() -> None:
             for t in p["targets"]:
                 assert 'job=~"$job"' in t["expr"] or ":" in t["expr"], (uid, p["title"])
     overview = build_dashboards(MixinConfig())["rtc-overview"]
-    quality = [p for p in panels(overview) if p["gridPos"]["y"] > 10]
-    assert quality and all(
+    titles = {"Video stall rate", "Join success (5 s)", "Apps by distance from their thresholds"}
+    quality = [p for p in panels(overview) if p["title"] in titles]
+    assert len(quality) == 3 and all(
         "/d/rtc-diagnosis/" in p["fieldConfig"]["defaults"]["links"][0]["url"] for p in quality
     )
     app = next(v for v in overview["templating"]["list"] if v["name"] == "app_id")
@@ -214,7 +245,7 @@ def test_alert_thresholds_are_drawn() -> None:
         return [(x["value"], x["color"]) for x in s]
 
     assert steps("Video stall rate") == [(None, "green"), (0.08, "orange"), (0.2, "red")]
-    assert steps("Audio stall rate") == [(None, "green"), (0.05, "orange")]
+    assert steps("Audio stall rate") == [(None, "green"), (0.05, "orange"), (0.15, "red")]
     assert steps("Join success (5 s)") == [(None, "red"), (0.85, "orange"), (0.95, "green")]
     assert (
         by_title["Video stall rate"]["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"]

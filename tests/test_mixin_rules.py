@@ -9,6 +9,7 @@ too); the annotation cases run the generated file itself with hand-written expec
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,14 @@ def run_promtool(
 ) -> None:
     promtool = need_binary("promtool")
     (tmp / "rules.yml").write_text(dump_yaml(rules))
-    doc = {"rule_files": ["rules.yml"], "evaluation_interval": every, "tests": tests}
+    doc = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": every,
+        # promtool evaluates groups in random order unless told: recording rules first, as
+        # the alerts read them (Prometheus itself runs groups on their own timers)
+        "group_eval_order": [g["name"] for g in rules["groups"]],
+        "tests": tests,
+    }
     (tmp / "tests.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
     res = subprocess.run(
         [promtool, "test", "rules", "tests.yml"], capture_output=True, text=True, cwd=tmp
@@ -129,8 +137,10 @@ def test_each_quality_alert(tmp_path: Path) -> None:
 
 
 def vendor_outage_during_stall() -> dict[str, Any]:
-    """Video stall from t=0; at 15m the vendor API fails (realtime_quality source down, reason
-    server; the exporter drops the stale series); at 45m30s data is back and good."""
+    """Video stall (30 %) from t=0; at 15m the vendor API fails for the app (realtime_quality
+    source down, reason server; the exporter drops the stale series); at 45m30s data is back
+    and good. The severe page is held through the outage; the sustained tier never fires on
+    top of it."""
     video = {"media": "video", "threshold": "0.5", "product_type": "native"}
     return {
         "interval": "30s",
@@ -159,19 +169,22 @@ def vendor_outage_during_stall() -> dict[str, Any]:
             ),
         ],
         "alert_rule_test": [
-            {"eval_time": "12m", "alertname": "RtcVideoStallHigh",
-             "exp_alerts": [exp("RtcVideoStallHigh", app_id="a", product_type="native", media="video")]},
+            {"eval_time": "12m", "alertname": "RtcVideoStallSevere",
+             "exp_alerts": [exp("RtcVideoStallSevere", app_id="a", product_type="native", media="video")]},
+            {"eval_time": "12m", "alertname": "RtcVideoStallHigh", "exp_alerts": []},
             # held through the outage
-            {"eval_time": "44m", "alertname": "RtcVideoStallHigh",
-             "exp_alerts": [exp("RtcVideoStallHigh", app_id="a", product_type="native", media="video")]},
+            {"eval_time": "44m", "alertname": "RtcVideoStallSevere",
+             "exp_alerts": [exp("RtcVideoStallSevere", app_id="a", product_type="native", media="video")]},
+            {"eval_time": "44m", "alertname": "RtcVideoStallHigh", "exp_alerts": []},
             # the on-call is told the exporter is blind for the app: > 15 min without data
             {"eval_time": "28m", "alertname": "RtcQualityBlind", "exp_alerts": []},
             {"eval_time": "30m", "alertname": "RtcQualityBlind",
              "exp_alerts": [exp("RtcQualityBlind", app_id="a")]},
             {"eval_time": "30m", "alertname": "RtcSourceDown",
              "exp_alerts": [exp("RtcSourceDown", app_id="a", source="realtime_quality", reason="server")]},
-            # resolves at the first evaluation with good data, blind too
-            {"eval_time": "46m", "alertname": "RtcVideoStallHigh", "exp_alerts": []},
+            # resolves at the first evaluation with good data (nothing bad within for.clear
+            # of it: the last bad value is 30 minutes old), blind too
+            {"eval_time": "46m", "alertname": "RtcVideoStallSevere", "exp_alerts": []},
             {"eval_time": "46m", "alertname": "RtcQualityBlind", "exp_alerts": []},
         ],
     }  # fmt: skip
@@ -212,7 +225,8 @@ def exporter_death_during_join_incident() -> dict[str, Any]:
 
 def drained_join_outage() -> dict[str, Any]:
     """Nobody can join: users drain from 1000 to 20 within minutes; the gate looks at the
-    last hour's peak, so both tiers still page (the severe one within 3 minutes)."""
+    last hour's peak, so the severe tier still pages within 3 minutes (and the sustained tier
+    stays quiet under it)."""
     return {
         "interval": "30s",
         "input_series": [
@@ -228,8 +242,9 @@ def drained_join_outage() -> dict[str, Any]:
         "alert_rule_test": [
             {"eval_time": "2m30s", "alertname": "RtcJoinRoomSuccessSevere",
              "exp_alerts": [exp("RtcJoinRoomSuccessSevere", app_id="a", product_type="native")]},
-            {"eval_time": "11m", "alertname": "RtcJoinRoomSuccessLow",
-             "exp_alerts": [exp("RtcJoinRoomSuccessLow", app_id="a", product_type="native")]},
+            {"eval_time": "11m", "alertname": "RtcJoinRoomSuccessSevere",
+             "exp_alerts": [exp("RtcJoinRoomSuccessSevere", app_id="a", product_type="native")]},
+            {"eval_time": "11m", "alertname": "RtcJoinRoomSuccessLow", "exp_alerts": []},
         ],
     }  # fmt: skip
 
@@ -332,10 +347,12 @@ def test_worst_segment_records(tmp_path: Path) -> None:
 
 
 HEALTH_CASES: list[dict[str, Any]] = [
-    {  # a failing source with no API failure counted lately: reason unknown, not an old one
+    {  # a failing source with no API failure counted lately (a failure inside the exporter):
+       # reason unknown, not an old one; its refresh cycles keep ending with the app down
         "interval": "30s",
         "input_series": [
             series("volcengine_rtc_exporter_api_request_failures_total", "7x30", action="ListCallDetail", reason="auth"),
+            series("volcengine_rtc_exporter_source_refresh_duration_seconds", "1+0.1x30", source="call_detail"),
             series("volcengine_rtc_exporter_source_up", "0x30", source="call_detail", app_id="a"),
             series("volcengine_rtc_exporter_source_up", "1x30", source="call_detail", app_id="b"),
         ],
@@ -368,15 +385,20 @@ HEALTH_CASES: list[dict[str, Any]] = [
              "exp_alerts": [{"exp_labels": {**exp("RtcExporterAbsent")["exp_labels"], "instance": None}}]},
         ],
     },
-    {  # realtime data stops moving although the source is up
+    {  # realtime data stops moving although refreshes succeed (threshold 600 s + the 60 s
+       # interval, for 5m)
         "interval": "30s",
         "input_series": [
+            series("volcengine_rtc_exporter_source_interval_seconds", "60x60", source="realtime_operation", kind="effective"),
+            series("volcengine_rtc_exporter_source_interval_seconds", "3600x60", source="quality_report", kind="effective"),
+            series("volcengine_rtc_exporter_source_last_success_timestamp_seconds", "0+30x60", source="realtime_operation", app_id="a"),
+            series("volcengine_rtc_exporter_source_last_success_timestamp_seconds", "0+30x60", source="realtime_operation", app_id="b"),
             series("volcengine_rtc_exporter_source_data_timestamp_seconds", "0x60", source="realtime_operation", app_id="a"),
             series("volcengine_rtc_exporter_source_data_timestamp_seconds", "0+30x60", source="realtime_operation", app_id="b"),
             series("volcengine_rtc_exporter_source_data_timestamp_seconds", "0x60", source="quality_report", app_id="a"),
         ],
         "alert_rule_test": [
-            {"eval_time": "14m", "alertname": "RtcDataStale", "exp_alerts": []},
+            {"eval_time": "16m", "alertname": "RtcDataStale", "exp_alerts": []},
             {"eval_time": "20m", "alertname": "RtcDataStale",
              "exp_alerts": [exp("RtcDataStale", source="realtime_operation", app_id="a")]},
         ],
@@ -408,6 +430,8 @@ def test_health_alerts(tmp_path: Path) -> None:
 
 
 def test_every_alert_has_a_case() -> None:
+    from tests.test_mixin_incidents import INCIDENT_CASES
+
     covered = {qa.name for qa in QUALITY_ALERTS}
     for case in [
         vendor_outage_during_stall(),
@@ -416,6 +440,7 @@ def test_every_alert_has_a_case() -> None:
         severe_onset(),
         *HEALTH_CASES,
         *CALLBACK_CASES,  # tests/test_mixin_callbacks.py
+        *(make() for make in INCIDENT_CASES),
     ]:
         covered |= {t["alertname"] for t in case["alert_rule_test"] if t["exp_alerts"]}
     assert covered == {r["alert"] for r in alert_rules(CFG)}
@@ -447,8 +472,8 @@ def test_annotations_name_app_severity_since_and_worst_segment(
                 "exp_annotations": {
                     "summary": "RTC video stalling badly for Alpha: 30%",
                     "description": "30% of video call time stalls longer than 500 ms for app Alpha "
-                    "(a, native clients); threshold 20%, since 1970-01-01 00:02:00 +0000 UTC. "
-                    "Worst segment: os=android at 45%.",
+                    "(a, native clients); threshold 20%, since 1970-01-01 00:02:00 +0000 UTC; "
+                    "resolves after 3m under 8%. Worst segment: os=android at 45%.",
                     "app_name": "Alpha",
                     "dashboard_url": "http://localhost:3000/d/rtc-diagnosis/rtc-diagnosis"
                     "?var-app_id=a&var-product_type=native&var-media=video",
@@ -483,12 +508,97 @@ def test_annotations_name_app_severity_since_and_worst_segment(
             }],
         }],
     }  # fmt: skip
+    from tests.test_mixin_incidents import vendor_outage
+
+    vendor = vendor_outage()
+    vendor["alert_rule_test"] = [{
+        "eval_time": "25m",
+        "alertname": "RtcVendorApiFailing",
+        "exp_alerts": [{
+            **exp("RtcVendorApiFailing"),
+            "exp_annotations": {
+                "summary": "Volcengine RTC API failing for every app of x:9877",
+                "description": "No realtime quality request of exporter x:9877 has succeeded "
+                "for 20m 30s (reason: server), none since 1970-01-01 00:04:30 +0000 UTC; apps "
+                "affected: 3 of 3 (Alpha, Beta, Gamma). Their quality alerts can neither fire "
+                "nor resolve (open ones stay open); RtcQualityBlind is muted while this fires.",
+                "dashboard_url": "http://localhost:3000/d/rtc-exporter-health/"
+                "rtc-exporter-health?var-job=volc-rtc&var-instance=x:9877",
+                "runbook_url": f"{url}#rtcvendorapifailing",
+            },
+        }],
+    }]  # fmt: skip
     promtool = need_binary("promtool")
     (tmp_path / "rules.yml").write_text((ROOT / rules_file).read_text())
-    doc = {"rule_files": ["rules.yml"], "evaluation_interval": "30s", "tests": [case, blind]}
+    groups = [g["name"] for g in yaml.safe_load((ROOT / rules_file).read_text())["groups"]]
+    doc = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "30s",
+        "group_eval_order": groups,
+        "tests": [case, blind, vendor],
+    }
     (tmp_path / "tests.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
     res = subprocess.run(
         [promtool, "test", "rules", "tests.yml"], capture_output=True, text=True, cwd=tmp_path
     )
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
     assert FAILURES in (ROOT / rules_file).read_text()
+
+
+def test_ranking_records_and_the_overview_table(tmp_path: Path) -> None:
+    """Each app's distance from its own thresholds (an override included), and the overview
+    table's three queries on them: one row per app with traffic, its worst indicator, the
+    value, the multiple of the threshold, its online users, and its name."""
+    from exporter.mixin.dashboards import build_dashboards
+    from exporter.mixin.rules import QUALITY_MULTIPLE, QUALITY_VALUE
+
+    cfg = MixinConfig.model_validate(
+        {"overrides": [{"app_id": "x", "thresholds": {"video_stall_max": 0.2}}]}
+    )
+    table = next(
+        p
+        for p in build_dashboards(cfg)["rtc-overview"]["panels"]
+        if p["title"] == "Apps by distance from their thresholds"
+    )
+    exprs = [
+        re.sub(r'=~"\$\w+"', '=~".*"', t["expr"]) for t in table["targets"]
+    ]  # every variable on "All"
+    join = {"product_type": "native", "threshold": "5"}
+    common = {"product_type": "native", "indicator": "stall", "media": "video"}
+
+    def row(metric: str, app: str, name: str, value: float, **labels: str) -> dict[str, Any]:
+        return {"labels": metric + sel(app_id=app, app_name=name, **labels), "value": value}
+
+    case = {
+        "interval": "30s",
+        "input_series": [
+            *(series("volcengine_rtc_online_users", f"{u}x10", app_id=a) for a, u in (("a", 300), ("x", 80), ("q", 10))),
+            series("volcengine_rtc_app_info", "1x10", app_id="a", app_name="Alpha", status="running"),
+            series("volcengine_rtc_stall_ratio", "0.12x10", app_id="a", **VIDEO_LABELS),
+            series("volcengine_rtc_stall_ratio", "0.12x10", app_id="x", **VIDEO_LABELS),
+            series("volcengine_rtc_stall_ratio", "0.5x10", app_id="q", **VIDEO_LABELS),  # no traffic
+            series("volcengine_rtc_join_room_success_ratio", "0.975x10", app_id="a", **join),
+        ],
+        "promql_expr_test": [
+            {"expr": f'{QUALITY_VALUE}{{app_id="a"}}', "eval_time": "2m", "exp_samples": [
+                {"labels": QUALITY_VALUE + sel(app_id="a", indicator="join_room_success", product_type="native"), "value": 0.975},
+                {"labels": QUALITY_VALUE + sel(app_id="a", **common), "value": 0.12}]},
+            # a: 12 % against 8 % = 1.5; join 2.5 % failures against 5 % allowed = 0.5
+            # x: 12 % against its own 20 % = 0.6
+            {"expr": f'round({QUALITY_MULTIPLE}{{app_id=~"a|x"}}, 0.001)', "eval_time": "2m", "exp_samples": [
+                {"labels": sel(app_id="a", **common), "value": 1.5},
+                {"labels": sel(app_id="a", indicator="join_room_success", product_type="native"), "value": 0.5},
+                {"labels": sel(app_id="x", **common), "value": 0.6}]},
+            # the table: q has no traffic; x has no name (its id stands in)
+            {"expr": exprs[0], "eval_time": "2m", "exp_samples": [
+                row("", "a", "Alpha", 1.5, **common), row("", "x", "x", 0.6, **common)]},
+            {"expr": exprs[1], "eval_time": "2m", "exp_samples": [
+                row("", "a", "Alpha", 0.12, **common), row("", "x", "x", 0.12, **common)]},
+            {"expr": exprs[2], "eval_time": "2m", "exp_samples": [
+                row("", "a", "Alpha", 300, **common), row("", "x", "x", 80, **common)]},
+        ],
+    }  # fmt: skip
+    run_promtool(tmp_path, without_annotations(cfg), [case])
+
+
+VIDEO_LABELS = {"media": "video", "threshold": "0.5", "product_type": "native"}

@@ -1,6 +1,11 @@
-"""An example Alertmanager routing tree: critical alerts page (one page per app per incident),
-everything goes to chat (health alerts as one message per alert and source, however many apps
-they hit), and inhibitions that only mute what another firing alert explains."""
+"""An example Alertmanager routing tree: critical alerts page (one page per app per incident;
+account-level alerts, which have no app, share one), everything goes to chat (health alerts as
+one message per alert and source, however many apps they hit), and inhibitions that only mute
+what another firing alert explains.
+
+The two tiers of a quality alert are not inhibited here: the rules never fire the sustained
+tier while the severe one fires (unless it fired first), so the pager never receives a resolve
+of an alert it was never sent."""
 
 from __future__ import annotations
 
@@ -66,10 +71,17 @@ def build_alertmanager(cfg: MixinConfig) -> dict[str, Any]:
                 "equal": [*inst, "source", "reason"],
             },
             {
-                # the severe tier says it all while it fires
-                "source_matchers": ['tier="severe"'],
-                "target_matchers": ['tier="sustained"'],
-                "equal": [*inst, "app_id", "product_type", "indicator", "media", "stage"],
+                # the vendor API failing for the whole account is one page, not one blind
+                # page per app (the vendor alert holds until no app is blind) ...
+                "source_matchers": ['alertname="RtcVendorApiFailing"'],
+                "target_matchers": ['alertname="RtcQualityBlind"'],
+                "equal": inst,
+            },
+            {
+                # ... nor a quality page on the last value seen before the data stopped
+                "source_matchers": ['alertname="RtcVendorApiFailing"'],
+                "target_matchers": ['category="quality"'],
+                "equal": inst,
             },
         ],
         "receivers": [

@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--png", action="store_true", help="also draw each dashboard's layout as PNG")
     args = p.parse_args(argv)
     try:
-        from exporter.mixin.config import load_mixin_config
+        from exporter.mixin.config import load_mixin_config, placeholders
         from exporter.mixin.render import differences, render_all, write_all
     except ImportError as exc:
         print(
@@ -36,6 +36,8 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"error: invalid mixin configuration: {exc}", file=sys.stderr)
         return 2
+    for warning in placeholders(cfg):  # links the on-call would open: say what is not set
+        print(f"warning: {warning}", file=sys.stderr)
     files = render_all(cfg)
     if args.check:
         diff = differences(files, args.out)

@@ -23,12 +23,25 @@ from exporter.errors import ConfigError
 from exporter.mixin.callbacks import CallbackAlerts
 from exporter.settings import format_validation_error
 
-__all__ = ["AppOverride", "MixinConfig", "Thresholds", "load_mixin_config", "seconds"]
+__all__ = [
+    "PLACEHOLDER_DOCS_URL",
+    "PLACEHOLDER_GRAFANA_URL",
+    "AppOverride",
+    "MixinConfig",
+    "Thresholds",
+    "load_mixin_config",
+    "placeholders",
+    "seconds",
+]
 
 Severity = Literal["critical", "warning"]
 _DURATION = r"^\d+(ms|s|m|h|d)$"
 _LABEL = r"^([a-zA-Z_][a-zA-Z0-9_]*)?$"
 _UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# the shipped links: right for the Compose stack (Grafana on localhost:3000) and the project's
+# docs, wrong for anyone else's on-call; `mixin` warns while they are left
+PLACEHOLDER_GRAFANA_URL = "http://localhost:3000"
+PLACEHOLDER_DOCS_URL = "https://github.com/volc-rtc-exporter/volc-rtc-exporter/blob/main/docs"
 
 
 def seconds(duration: str) -> float:
@@ -69,6 +82,7 @@ class SevereThresholds(_M):
     """The severe tier (``for.severe``): pages within minutes of the data showing it."""
 
     join_room_success_min: float = Field(default=0.85, gt=0, le=1)
+    audio_stall_max: float = Field(default=0.15, gt=0, le=1)
     video_stall_max: float = Field(default=0.20, gt=0, le=1)
     first_frame_success_min: float = Field(default=0.90, gt=0, le=1)
 
@@ -76,12 +90,22 @@ class SevereThresholds(_M):
 class ForDurations(_M):
     quality: str = Field(default="10m", pattern=_DURATION, description="sustained tier")
     severe: str = Field(default="2m", pattern=_DURATION, description="severe tier")
+    clear: str = Field(
+        default="3m",
+        pattern=_DURATION,
+        description="a firing quality alert resolves after this long without a bad value",
+    )
     online_users_drop: str = Field(default="15m", pattern=_DURATION)
     exporter_down: str = Field(default="5m", pattern=_DURATION)
     exporter_absent: str = Field(default="10m", pattern=_DURATION)
     source_down: str = Field(default="10m", pattern=_DURATION)
     data_stale: str = Field(default="5m", pattern=_DURATION)
     blind: str = Field(default="1m", pattern=_DURATION)
+    vendor_failing: str = Field(
+        default="2m",
+        pattern=_DURATION,
+        description="no realtime_quality refresh succeeded for this long past its interval",
+    )
     throttled: str = Field(default="10m", pattern=_DURATION)
     auth_failing: str = Field(default="5m", pattern=_DURATION)
 
@@ -98,6 +122,7 @@ class Severities(_M):
     source_down: Severity = "warning"
     data_stale: Severity = "warning"
     quality_blind: Severity = "critical"
+    vendor_failing: Severity = "critical"
     throttled: Severity = "warning"
     auth_failing: Severity = "critical"
 
@@ -171,10 +196,13 @@ class MixinConfig(_M):
     overrides: list[AppOverride] = Field(default_factory=list)
     callbacks: CallbackAlerts = Field(default_factory=CallbackAlerts)
     rule_interval: str = Field(default="30s", pattern=_DURATION)
-    grafana_url: str = "http://localhost:3000"
+    grafana_url: str = Field(
+        default=PLACEHOLDER_GRAFANA_URL,
+        description="Grafana as the on-call opens it: every alert's dashboard_url starts here",
+    )
     docs_url: str = Field(
-        default="https://github.com/volc-rtc-exporter/volc-rtc-exporter/blob/main/docs",
-        description="base URL of docs/ (runbooks, metric reference) for links",
+        default=PLACEHOLDER_DOCS_URL,
+        description="where your team reads docs/ (runbook_url of every alert, metric reference)",
     )
     dashboard_refresh: str = "1m"
 
@@ -187,6 +215,13 @@ class MixinConfig(_M):
         if v and "=" not in v:
             raise ValueError('must be label matchers like job="volc-rtc"')
         return v
+
+    @field_validator("grafana_url", "docs_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http(s) URL")
+        return v.rstrip("/")
 
     @model_validator(mode="after")
     def _unique_overrides(self) -> MixinConfig:
@@ -208,6 +243,26 @@ class MixinConfig(_M):
     def by(self, *labels: str) -> str:
         """``cluster, job, instance, <labels>`` for ``by (...)`` / ``on (...)``."""
         return ", ".join((*self.instance_labels, *labels))
+
+
+def placeholders(cfg: MixinConfig) -> list[str]:
+    """One warning per link setting left at its shipped placeholder."""
+    out = []
+    if cfg.grafana_url.rstrip("/") == PLACEHOLDER_GRAFANA_URL:
+        out.append(
+            f"grafana_url is the placeholder {PLACEHOLDER_GRAFANA_URL}: every alert's "
+            "dashboard_url points there; set it to the Grafana address your on-call opens"
+        )
+    if cfg.docs_url.rstrip("/") == PLACEHOLDER_DOCS_URL:
+        out.append(
+            f"docs_url is the placeholder {PLACEHOLDER_DOCS_URL}: every alert's runbook_url "
+            "points there; set it to where your team reads docs/runbooks.md"
+        )
+    r = cfg.receivers
+    for key, url in (("pager", r.pager_webhook_url), ("chat", r.chat_webhook_url)):
+        if re.match(r"^https?://[^/:]*\.example(:|/|$)", url):
+            out.append(f"receivers.{key}_webhook_url is the example {url}: nothing receives it")
+    return out
 
 
 def load_mixin_config(path: Path | None) -> MixinConfig:

@@ -101,7 +101,7 @@ class QualityView:
         t, s = cfg.thresholds, cfg.severe
         table: dict[tuple[str, str], tuple[float, ...]] = {
             ("join_room_success_ratio", ""): (t.join_room_success_min, s.join_room_success_min),
-            ("stall_ratio", "audio"): (t.audio_stall_max,),
+            ("stall_ratio", "audio"): (t.audio_stall_max, s.audio_stall_max),
             ("stall_ratio", "video"): (t.video_stall_max, s.video_stall_max),
             ("first_frame_send_success_ratio", ""): (
                 t.first_frame_success_min,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from exporter.mixin.config import MixinConfig
 from exporter.mixin.rules import alert_rules
 from exporter.mixin.rules.callbacks import CALLBACK_RUNBOOKS
+from exporter.mixin.rules.sources import EVIDENCE_GATED
 
 __all__ = ["ALERTS", "AlertDoc", "render_runbooks"]
 
@@ -35,8 +36,12 @@ FIND_WHERE = (
     "SDK version and their loss, delay and stalls per peer."
 )
 HELD = (
-    "While its data is missing (vendor API or exporter down) a firing quality alert stays "
-    "firing for up to `hold_missing_data`; `RtcQualityBlind` tells you when that happens."
+    "It resolves only after `for.clear` without a bad value (a flapping problem is one page); "
+    "a severe-tier page stays open until the value is back under the sustained threshold, and "
+    "the sustained tier never pages on top of it. While its data is missing (vendor API or "
+    "exporter down) a firing quality alert stays firing for up to `hold_missing_data`, and a "
+    "pending one keeps its `for` clock through a gap shorter than `blind_after_seconds`; "
+    "`RtcQualityBlind` tells you when that happens."
 )
 
 ALERTS: tuple[AlertDoc, ...] = (
@@ -59,6 +64,13 @@ ALERTS: tuple[AlertDoc, ...] = (
              "RTC overview → *Audio stall rate*; RTC client watch for the watched rooms.",
              "Packet loss and delay on the watched users; network delay share; a client "
              "release; vendor incidents."),
+    AlertDoc("RtcAudioStallSevere",
+             "Audio stalls over 80 ms during more than the severe share of call time: voice is "
+             "breaking up for many users (an audio-only app pages on this within about 3 "
+             "minutes instead of waiting for the sustained tier).",
+             "RTC overview → *Audio stall rate* (red line).",
+             "As for RtcAudioStallHigh; a jump on every segment points at the vendor or a "
+             "release, one OS or network at that segment."),
     AlertDoc("RtcVideoStallHigh",
              "The share of call time with video stalls longer than 500 ms is above the "
              "threshold (sustained tier).",
@@ -108,16 +120,18 @@ ALERTS: tuple[AlertDoc, ...] = (
              "ServiceMonitor (`release` label); the scrape job was renamed (the mixin's "
              "`exporter_job` must match)."),
     AlertDoc("RtcSourceDown",
-             "The exporter's refreshes of one API source for one app keep failing; label "
-             "`reason` says why (auth, throttled, timeout, server, client, schema, network).",
+             "The exporter's refreshes of one API source for one app have failed for `for` and "
+             "still fail (it fires on a failed call, never after the vendor has recovered); "
+             "label `reason` says why (auth, throttled, timeout, server, client, schema, "
+             "network; unknown: a failure inside the exporter).",
              "Exporter health → *Sources up* and *API failures by source and reason*.",
              "auth: key, policy, clock; throttled: quota (RtcApiThrottled explains it); "
              "server: the vendor; schema: an API change; network: egress. The exporter log "
              "names the error code and request id. Only a realtime_quality / "
              "realtime_operation failure mutes the app's quality alerts."),
     AlertDoc("RtcDataStale",
-             "Realtime data exported for an app is older than the threshold although the "
-             "source may be up.",
+             "Realtime data exported for an app is older than the threshold plus the source's "
+             "planned refresh interval, and a refresh has just succeeded without newer data.",
              "Exporter health → *Data age*.",
              "Vendor data delay (the API returns no new buckets); the exporter's clock; "
              "`timezone` setting."),
@@ -129,8 +143,21 @@ ALERTS: tuple[AlertDoc, ...] = (
              "Exporter health → *Data age* and *Sources up* for the app.",
              "Follow the cause in the description; meanwhile watch the vendor console for "
              "the app, as the dashboards are blind too."),
+    AlertDoc("RtcVendorApiFailing",
+             "No realtime quality call of the exporter has succeeded for any app for longer "
+             "than the source's interval plus `for`, while its calls fail: the vendor API is "
+             "down (or throttles or refuses the account) for everything. One page per "
+             "exporter, with the reason, the last success and the apps affected; the per-app "
+             "RtcQualityBlind pages are muted while it fires, and it stays open until no app "
+             "is blind.",
+             "Exporter health → *API failures by source and reason*, *Time since last "
+             "success*; the vendor's status page and console.",
+             "server/timeout/network: the vendor or your egress (proxy, DNS, firewall); "
+             "throttled: another tool using the account's quota; auth: RtcApiAuthFailing. "
+             "Open quality pages stay open meanwhile; watch the vendor console."),
     AlertDoc("RtcApiThrottled",
-             "The vendor keeps throttling the exporter's calls for a source.",
+             "The vendor has throttled the exporter's calls for a source for `for` and still "
+             "does (never fires once throttling has stopped).",
              "Exporter health → *Throttled calls*, *Quota remaining*, *API calls by action*.",
              "Other tools sharing the account's quota; `rate_limit` settings (BytePlus quotas "
              "are far lower); several exporters or shards configured for the same apps."),
@@ -162,10 +189,16 @@ def render_runbooks(cfg: MixinConfig) -> str:
         labels = rule["labels"]
         assert isinstance(labels, dict)
         quality = labels.get("category") == "quality" and doc.name != "RtcOnlineUsersDropped"
+        gated = EVIDENCE_GATED.get(doc.name)
+        timing = f"*for* `{rule['for']}`"
+        if gated == "vendor_failing":
+            timing = f"*for* `{cfg.for_.vendor_failing}` past the source's interval, no success"
+        elif gated:
+            timing = f"*for* `{getattr(cfg.for_, gated)}`, on fresh evidence"
         lines += [
             f"## {doc.name}",
             "",
-            f"*Severity* `{labels['severity']}`, *for* `{rule['for']}`. {doc.meaning}",
+            f"*Severity* `{labels['severity']}`, {timing}. {doc.meaning}",
             "",
         ]
         if quality:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from exporter.mixin.config import MixinConfig
 
-__all__ = ["app_name", "blind_cause", "matchers", "since", "worst_segment"]
+__all__ = ["app_name", "blind_cause", "matchers", "since", "vendor_detail", "worst_segment"]
 
 
 def matchers(labels: Sequence[str]) -> tuple[str, str]:
@@ -76,4 +76,33 @@ def blind_cause(cfg: MixinConfig, failures_record: str) -> str:
         f"{{{{ with {reason} }}}} (reason: {{{{ (index . 0).Labels.reason }}}}){{{{ end }}}}"
         "{{ else }}the exporter refreshes fine but the vendor API returns no new data "
         "(a vendor data delay){{ end }}"
+    )
+
+
+def vendor_detail(cfg: MixinConfig, failures_record: str) -> str:
+    """`` (reason: server), none since <time>; apps affected: 3 of 3 (Alpha, Beta, Gamma)``:
+    why realtime quality calls fail, the last success, and which apps have no fresh data."""
+    inst = "job=%q, instance=%q"
+    ji = " $labels.job $labels.instance"
+    failing = f'sum by (reason) ({failures_record}{{source="realtime_quality", {inst}}}) > 0'
+    src = ", ".join(p for p in (cfg.selector, 'source="realtime_quality"', inst) if p)
+    up = f"volcengine_rtc_exporter_source_up{{{src}}}"
+    last = f"max(volcengine_rtc_exporter_source_last_success_timestamp_seconds{{{src}}})"
+    info = ", ".join(p for p in (cfg.selector, inst) if p)
+    names = f"topk(10, volcengine_rtc_app_info{{{info}}} and on (app_id) ({up} == 0))"
+
+    def q(expr: str, args: str = ji) -> str:
+        return f"printf `{expr}`{args} | query"
+
+    first = "{{ (index . 0).Value }}"
+    return (
+        f"{{{{ with {q(f'topk(1, {failing})')} }}}} (reason: "
+        "{{ (index . 0).Labels.reason }}){{ end }}"
+        f"{{{{ with {q(last)} }}}}, none since {{{{ (index . 0).Value | humanizeTimestamp }}}}"
+        "{{ end }}; apps affected: "
+        f"{{{{ with {q(f'count({up} == 0)')} }}}}{first}{{{{ else }}}}0{{{{ end }}}} of "
+        f"{{{{ with {q(f'count({up})')} }}}}{first}{{{{ end }}}}"
+        f'{{{{ with {q(names, ji + ji)} | sortByLabel "app_name" }}}} ('
+        "{{ range $i, $a := . }}{{ if $i }}, {{ end }}{{ $a.Labels.app_name }}{{ end }}"
+        "{{ if ge (len .) 10 }}, ...{{ end }}){{ end }}"
     )

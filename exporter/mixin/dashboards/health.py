@@ -34,14 +34,15 @@ def _sources(cfg: MixinConfig, s: Scope) -> tuple[PanelSpec, ...]:
               "1 when the last configuration reload succeeded."),
         _stat("Memory", s.q("process_resident_memory_bytes"), "{{instance}}",
               "Resident memory of the exporter process.", units.BytesIEC),
-        PanelSpec("Sources up", units.Short, ((s.q(E + "source_up"), "{{source}} {{app_id}}"),),
+        PanelSpec("Sources up", units.Short,
+                  ((s.named(s.q(E + "source_up")), "{{source}} {{app_name}}"),),
                   "1 when the last refresh succeeded and data is fresh.", max=1),
-        PanelSpec("Data age", units.Seconds, ((age, "{{source}} {{app_id}}"),),
+        PanelSpec("Data age", units.Seconds, ((s.named(age), "{{source}} {{app_name}}"),),
                   "Age of the newest vendor bucket exported (RtcDataStale, RtcQualityBlind); "
                   "reports are about a day old by design."),
         PanelSpec("Time since last success", units.Seconds,
-                  ((f"time() - {s.q(E + 'source_last_success_timestamp_seconds')}",
-                    "{{source}} {{app_id}}"),),
+                  ((s.named(f"time() - {s.q(E + 'source_last_success_timestamp_seconds')}"),
+                    "{{source}} {{app_name}}"),),
                   "Seconds since each source last refreshed successfully."),
         PanelSpec("Refresh duration", units.Seconds,
                   ((s.q(E + "source_refresh_duration_seconds"), "{{source}}"),),
@@ -88,6 +89,21 @@ def _planner(cfg: MixinConfig, s: Scope) -> tuple[PanelSpec, ...]:
                    (f"sum by (source, reason) (increase({s.q(E + 'points_skipped_total')}[1h]))",
                     "{{source}} points {{reason}}")),
                   "Refresh runs the planner skipped and data points skipped, per hour.", width=8),
+        PanelSpec("Apps per traffic tier", units.Short,
+                  ((s.q(E + "source_tier_apps"), "{{source}} {{tier}}"),),
+                  "Apps the planner refreshes in the busy tier (traffic at or over the floor: "
+                  "the configured interval as far as the quota allows) and in the tail tier "
+                  "(the rest, sharing what is left).", width=8),
+        PanelSpec("Refresh interval per tier", units.Seconds,
+                  ((s.q(E + "source_tier_interval_seconds"), "{{source}} {{tier}}"),),
+                  "Planned refresh interval of each traffic tier (RtcDataStale allows the "
+                  "longest of them plus data_age_max_seconds).", width=8),
+        PanelSpec("Breakdowns triggered", units.Short,
+                  ((f"sum by (source, indicator) "
+                    f"(increase({s.q(E + 'breakdown_triggers_total')}[1h]))",
+                    "{{source}} {{indicator}}"),),
+                  "Breakdowns fetched ahead of the cycle because an app crossed a quality "
+                  "threshold, per hour.", width=8),
         PanelSpec("Exporter CPU", units.Short,
                   ((f"rate({s.q('process_cpu_seconds_total')}{RATE})", "{{instance}}"),),
                   "CPU seconds per second used by the exporter process.", width=12),

@@ -1,5 +1,7 @@
-"""RTC overview: live traffic and quality per app, each quality panel with its alert
-thresholds drawn and a link to the RTC diagnosis dashboard for the app it shows."""
+"""RTC overview: where to look first (apps ranked by how far they are from their thresholds,
+the worst app of each paging indicator), then live traffic and quality per app (by name), each
+quality panel with its alert thresholds drawn and a link to the RTC diagnosis dashboard for the
+app it shows."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from exporter.mixin.dashboards.panels import (
     lines,
     units,
 )
+from exporter.mixin.dashboards.ranking import ranking_panels, ranking_table
 from exporter.mixin.quality import QualityView, quality_views
 from exporter.mixin.rules import USERS
 
@@ -46,13 +49,13 @@ def _quality_panel(
 ) -> PanelSpec:
     family = v.report if report else v.live
     matchers = [APP, PT, f'media="{media}"' if media else (MEDIA if v.media else ""), *extra]
-    legend = "{{app_id}} {{product_type}}" + (" {{media}}" if v.media and not media else "")
+    legend = "{{app_name}} {{product_type}}" + (" {{media}}" if v.media and not media else "")
     title = f"{media.capitalize()} {v.title.lower()}" if media else v.title
     limits = v.alert_lines(cfg, media)
     return PanelSpec(
         title + (" (report)" if report else ""),
         units.PercentUnit,
-        ((s.q(family, *matchers), legend + (" ≤{{threshold}}s" if v.threshold else "")),),
+        ((s.named(s.q(family, *matchers)), legend + (" ≤{{threshold}}s" if v.threshold else "")),),
         f"{v.what} ({family}). Dashed lines: alert thresholds "
         "(orange sustained tier, red severe tier).",
         width=8,
@@ -63,15 +66,15 @@ def _quality_panel(
 
 
 def overview(cfg: MixinConfig) -> DashboardSpec:
-    s, t = Scope(cfg), cfg.thresholds
-    traffic = (
+    s = Scope(cfg)
+    first = (
         PanelSpec(
             "Online users (selected apps)",
             units.Short,
             ((s.q("volcengine_rtc_online_users", APP, agg="sum"), "users"),),
             "Sum of online users of the selected apps.",
             kind="stat",
-            width=6,
+            width=4,
             height=4,
         ),
         PanelSpec(
@@ -80,42 +83,27 @@ def overview(cfg: MixinConfig) -> DashboardSpec:
             ((s.q("volcengine_rtc_app_info", APP, agg="count"), "apps"),),
             "Apps this exporter monitors (volcengine_rtc_app_info).",
             kind="stat",
-            width=6,
+            width=4,
             height=4,
         ),
-        PanelSpec(
-            "Worst join success (5 s)",
-            units.PercentUnit,
-            ((s.q("volcengine_rtc_join_room_success_ratio", APP, PT, agg="min"), "min"),),
-            "Lowest join success among the selected apps and client types.",
-            kind="stat",
-            width=6,
-            height=4,
-            steps=lines("lower", (t.join_room_success_min, cfg.severe.join_room_success_min)),
-        ),
-        PanelSpec(
-            "Worst video stall rate",
-            units.PercentUnit,
-            ((s.q("volcengine_rtc_stall_ratio", APP, PT, 'media="video"', agg="max"), "max"),),
-            "Highest video stall rate among the selected apps and client types.",
-            kind="stat",
-            width=6,
-            height=4,
-            steps=lines("higher", (t.video_stall_max, cfg.severe.video_stall_max)),
-        ),
+        *ranking_panels(cfg, s),
+        ranking_table(cfg, s),
+    )
+    day_ago = f"{USERS}{{{', '.join((*s.matchers, APP))}}} offset 1d"
+    traffic = (
         PanelSpec(
             "Online users",
             units.Short,
             (
-                (s.q("volcengine_rtc_online_users", APP), "{{app_id}}"),
-                (f"{USERS}{{{', '.join((*s.matchers, APP))}}} offset 1d", "{{app_id}} a day ago"),
+                (s.named(s.q("volcengine_rtc_online_users", APP)), "{{app_name}}"),
+                (s.named(day_ago), "{{app_name}} a day ago"),
             ),
             "Online users per app, and the same time a day earlier (RtcOnlineUsersDropped).",
         ),
         PanelSpec(
             "Online rooms",
             units.Short,
-            ((s.q("volcengine_rtc_online_rooms", APP), "{{app_id}}"),),
+            ((s.named(s.q("volcengine_rtc_online_rooms", APP)), "{{app_name}}"),),
             "Online rooms per app.",
         ),
     )
@@ -123,8 +111,13 @@ def overview(cfg: MixinConfig) -> DashboardSpec:
         "rtc-overview",
         "RTC overview",
         "Live Volcengine RTC traffic and quality per app and client type (realtime APIs, "
-        "30-60 s buckets, about 1-2 minutes behind real time). Click a series to diagnose it.",
-        (("Traffic", traffic), ("Quality (live)", quality_panels(cfg, s, report=False))),
+        "30-60 s buckets, about 1-2 minutes behind real time). Start with the apps ranked by "
+        "how far they are from their thresholds; click an app or a series to diagnose it.",
+        (
+            ("Where to look", first),
+            ("Traffic", traffic),
+            ("Quality (live)", quality_panels(cfg, s, report=False)),
+        ),
         (
             s.app_var(multi=True),
             custom_var("product_type", "Clients", "native,web", multi=True),

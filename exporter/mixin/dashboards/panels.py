@@ -9,6 +9,7 @@ Grafana's custom-unit syntax (``suffix:<text>``); Grafana has no frames-per-seco
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -66,6 +67,9 @@ class PanelSpec:
     instant: bool = False  # bar gauges and tables show the newest value
     links: tuple[tuple[str, str], ...] = ()  # data links: (title, url)
     repeat: str = ""  # repeat horizontally for each value of this variable
+    # anything the declarative fields do not cover (table transformations, overrides, stat
+    # text mode): called with the SDK builder, returns it
+    customise: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,19 @@ class Scope:
     def q(self, metric: str, *matchers: str, agg: str = "") -> str:
         series = f"{metric}{self.cfg.sel(*self.matchers, *(m for m in matchers if m))}"
         return f"{agg}({series})" if agg else series
+
+    def named(self, expr: str) -> str:
+        """``expr`` with each series' ``app_name`` label joined from ``volcengine_rtc_app_info``
+        (the app id when the name is unknown), for legends and tables."""
+        cfg = self.cfg
+        info = f"volcengine_rtc_app_info{cfg.sel(*self.matchers)}"
+        names = f"max by ({cfg.by('app_id', 'app_name')}) ({info})"
+        return (
+            f"({expr}) * on ({cfg.by('app_id')}) group_left (app_name) {names}\n"
+            # `* 1` drops the metric name, as the join above does
+            f"or ignoring (app_name) "
+            f'label_replace(({expr}) * 1, "app_name", "$1", "app_id", "(.+)")'
+        )
 
     def variables(self) -> list[Any]:
         cfg = self.cfg
@@ -177,6 +194,8 @@ def _common(builder: Any, cfg: MixinConfig, p: PanelSpec) -> Any:
         b = b.data_links([db.DashboardLink(t).url(u) for t, u in p.links])
     if p.repeat:
         b = b.repeat(p.repeat).repeat_direction("h").max_per_row(4)
+    if p.customise is not None:
+        b = p.customise(b)
     for i, (expr, legend) in enumerate(p.targets):
         query = prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(chr(ord("A") + i))
         if p.instant or p.kind in ("bargauge", "table"):

@@ -44,7 +44,10 @@ def report(cfg: MixinConfig) -> DashboardSpec:
         PanelSpec(
             title,
             unit,
-            tuple((s.q(family, APP, GRAN), "{{app_id}} " + legend) for family, legend in targets),
+            tuple(
+                (s.named(s.q(family, APP, GRAN)), "{{app_name}} " + legend)
+                for family, legend in targets
+            ),
             description,
         )
         for title, unit, targets, description in USAGE

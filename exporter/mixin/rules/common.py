@@ -13,6 +13,8 @@ __all__ = [
     "SOURCE_ACTIONS",
     "USERS",
     "alert",
+    "by_source",
+    "health_url",
     "users_peak",
     "worst_record",
 ]
@@ -25,6 +27,27 @@ FAILURES = "source_action_reason:volcengine_rtc_exporter_api_request_failures:ra
 # which vendor API actions each exporter source calls (failures are counted per action), from
 # the exporter's source registry: a new source needs no edit here
 SOURCE_ACTIONS: dict[str, tuple[str, ...]] = {cls.name: cls.actions for cls in SOURCES}
+
+
+def by_source(cfg: MixinConfig, metric: str, fn: str, *by: str, matchers: str = "") -> str:
+    """``sum by (<instance labels>, source, <by>)`` of ``fn`` (e.g. ``"rate(%s[5m])"``) over a
+    per-action counter: each action's series gets the ``source`` label of the exporter source
+    that calls it."""
+    parts = []
+    for source, actions in SOURCE_ACTIONS.items():
+        action = f'action="{actions[0]}"' if len(actions) == 1 else f'action=~"{"|".join(actions)}"'
+        series = fn % f"{metric}{cfg.sel(action, matchers)}"
+        parts.append(f'label_replace({series}, "source", "{source}", "", "")')
+    return f"sum by ({cfg.by('source', *by)}) (\n  " + "\n  or ".join(parts) + "\n)"
+
+
+def health_url(cfg: MixinConfig) -> str:
+    """The exporter health dashboard for the alert's job and instance."""
+    uid = "rtc-exporter-health"
+    return (
+        f"{cfg.grafana_url}/d/{uid}/{uid}?var-job={{{{ $labels.job }}}}"
+        "&var-instance={{ $labels.instance }}"
+    )
 
 
 def users_peak(cfg: MixinConfig) -> str:

@@ -1,36 +1,27 @@
 """The exporter's own health: recording rules shared with the dashboards, and the alerts that
-say the exporter cannot see (exporter down or gone, a source failing and why, stale data, an app
-gone blind, throttling, authentication)."""
+say the exporter cannot see (exporter down or gone, an app gone blind, the vendor API failing
+for the whole account). The per-source alerts are in :mod:`exporter.mixin.rules.sources`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from exporter.mixin.config import MixinConfig
+from exporter.mixin.config import MixinConfig, seconds
 from exporter.mixin.rules.common import (
     DATA_AGE,
     FAILURES,
-    SOURCE_ACTIONS,
     USERS,
     alert,
+    by_source,
+    health_url,
     users_peak,
 )
-from exporter.mixin.templates import app_name, blind_cause
+from exporter.mixin.rules.sources import source_alerts
+from exporter.mixin.templates import app_name, blind_cause, vendor_detail
 
 __all__ = ["health_alerts", "health_recording"]
 
-HEALTH = "rtc-exporter-health"
-
-
-def _failures_by_source(cfg: MixinConfig) -> str:
-    """Failure rate per source, action and reason: the counter is per action, so each action's
-    rate gets the ``source`` label of the exporter source that calls it."""
-    parts = []
-    for source, actions in SOURCE_ACTIONS.items():
-        action = f'action="{actions[0]}"' if len(actions) == 1 else f'action=~"{"|".join(actions)}"'
-        series = f"volcengine_rtc_exporter_api_request_failures_total{cfg.sel(action)}"
-        parts.append(f'label_replace(rate({series}[5m]), "source", "{source}", "", "")')
-    return f"sum by ({cfg.by('source', 'action', 'reason')}) (\n  " + "\n  or ".join(parts) + "\n)"
+E = "volcengine_rtc_exporter_"
 
 
 def health_recording(cfg: MixinConfig) -> list[dict[str, Any]]:
@@ -44,17 +35,15 @@ def health_recording(cfg: MixinConfig) -> list[dict[str, Any]]:
         {
             "record": DATA_AGE,
             "expr": f"max by ({cfg.by('source', 'app_id')}) (time() - "
-            f"volcengine_rtc_exporter_source_data_timestamp_seconds{cfg.sel()})",
+            f"{E}source_data_timestamp_seconds{cfg.sel()})",
         },
-        {"record": FAILURES, "expr": _failures_by_source(cfg)},
+        {
+            "record": FAILURES,
+            "expr": by_source(
+                cfg, f"{E}api_request_failures_total", "rate(%s[5m])", "action", "reason"
+            ),
+        },
     ]
-
-
-def _health_url(cfg: MixinConfig) -> str:
-    return (
-        f"{cfg.grafana_url}/d/{HEALTH}/{HEALTH}?var-job={{{{ $labels.job }}}}"
-        "&var-instance={{ $labels.instance }}"
-    )
 
 
 def _exporter_alerts(cfg: MixinConfig) -> list[dict[str, Any]]:
@@ -73,7 +62,7 @@ def _exporter_alerts(cfg: MixinConfig) -> list[dict[str, Any]]:
                 "description": "Prometheus cannot scrape {{ $labels.instance }} (job "
                 "{{ $labels.job }}): no RTC data from it; open quality alerts stay open "
                 "(held) and RtcQualityBlind names the apps it no longer sees.",
-                "dashboard_url": _health_url(cfg),
+                "dashboard_url": health_url(cfg),
             },
             health,
         ),
@@ -88,71 +77,17 @@ def _exporter_alerts(cfg: MixinConfig) -> list[dict[str, Any]]:
                 "description": f'Prometheus has no scrape target with job="{cfg.exporter_job}": '
                 "the exporter (or its ServiceMonitor / scrape config) is gone, so every RTC "
                 "alert is silent.",
-                "dashboard_url": f"{cfg.grafana_url}/d/{HEALTH}/{HEALTH}",
+                "dashboard_url": f"{cfg.grafana_url}/d/rtc-exporter-health/rtc-exporter-health",
             },
             health,
         ),
-    ]
-
-
-def _source_alerts(cfg: MixinConfig) -> list[dict[str, Any]]:
-    f, s, t = cfg.for_, cfg.severities, cfg.thresholds
-    down = (
-        f"max by ({cfg.by('source', 'app_id')}) (volcengine_rtc_exporter_source_up{cfg.sel()} == 0)"
-    )
-    failing = f"sum by ({cfg.by('source', 'reason')}) ({FAILURES}) > 0"
-    reason = f"topk by ({cfg.by('source')}) (1, {failing})"
-    name = app_name(cfg)
-    health = {"category": "health"}
-    return [
-        alert(
-            cfg,
-            "RtcSourceDown",
-            f"{down}\n* on ({cfg.by('source')}) group_left (reason) {reason}\n"
-            f"or on ({cfg.by('source', 'app_id')})\n"
-            f'label_replace({down}, "reason", "unknown", "", "")',
-            f.source_down,
-            s.source_down,
-            {
-                "summary": "RTC source {{ $labels.source }} down for {{ $labels.app_id }} "
-                "({{ $labels.reason }})",
-                "description": "Refreshing {{ $labels.source }} for app " + name + " "
-                "({{ $labels.app_id }}) keeps failing, mostly with reason "
-                "{{ $labels.reason }} (auth, throttled, timeout, server, client, schema, "
-                "network; unknown: no API failure counted).",
-                "dashboard_url": _health_url(cfg),
-            },
-            health,
-        ),
-        alert(
-            cfg,
-            "RtcDataStale",
-            # the raw series: its value is the age now, not at the recording group's last run
-            f"max by ({cfg.by('source', 'app_id')}) (time() - "
-            "volcengine_rtc_exporter_source_data_timestamp_seconds"
-            + cfg.sel('source=~"realtime_.*"')
-            + f") > {t.data_age_max_seconds:g}",
-            f.data_stale,
-            s.data_stale,
-            {
-                "summary": "RTC {{ $labels.source }} data stale for {{ $labels.app_id }}",
-                "description": "The newest {{ $labels.source }} data of app " + name + " "
-                "({{ $labels.app_id }}) is {{ $value | humanizeDuration }} old.",
-                "dashboard_url": _health_url(cfg),
-            },
-            health,
-        ),
-        _blind(cfg),
-        *(_api_alert(cfg, reason) for reason in ("throttled", "auth")),
     ]
 
 
 def _blind(cfg: MixinConfig) -> dict[str, Any]:
     t = cfg.thresholds
     had_traffic = f"{users_peak(cfg)} >= {cfg.min_online_users:g}"
-    data_ts = "volcengine_rtc_exporter_source_data_timestamp_seconds" + cfg.sel(
-        'source="realtime_quality"'
-    )
+    data_ts = f"{E}source_data_timestamp_seconds" + cfg.sel('source="realtime_quality"')
     fresh = (
         f"time() - max by ({cfg.by('app_id')}) (max_over_time({data_ts}[{cfg.gate_window}]))"
         f" <= {t.blind_after_seconds:g}"
@@ -172,35 +107,51 @@ def _blind(cfg: MixinConfig) -> dict[str, Any]:
             f"{cfg.gate_window}: its quality alerts can neither fire nor resolve. Cause: "
             f"{blind_cause(cfg, FAILURES)}.",
             "app_name": name,
-            "dashboard_url": _health_url(cfg),
+            "dashboard_url": health_url(cfg),
         },
         {"category": "health", "source": "realtime_quality"},
     )
 
 
-def _api_alert(cfg: MixinConfig, reason: str) -> dict[str, Any]:
-    throttled = reason == "throttled"
-    what = (
-        "calls are throttled: the account's quota is exhausted"
-        if throttled
-        else "calls fail authentication: check the AccessKey, its policy and the host clock"
+def _vendor_failing(cfg: MixinConfig) -> dict[str, Any]:
+    """No realtime_quality refresh has succeeded for any app for longer than the source's
+    interval plus ``for.vendor_failing``, while its API calls fail: the vendor API is down for
+    the whole account. One alert per exporter instead of one RtcQualityBlind per app (which it
+    mutes); it fires while no call succeeds and, once firing, holds until no app is blind."""
+    inst = cfg.by()
+    rq, effective = 'source="realtime_quality"', 'kind="effective"'
+    last_ok = (
+        f"max by ({inst}) ({E}source_last_success_timestamp_seconds{cfg.sel(rq)})\n"
+        f"  or max by ({inst}) (process_start_time_seconds{cfg.sel()} "
+        f"and on ({inst}) {E}build_info{cfg.sel()})"
     )
+    interval = f"max by ({inst}) ({E}source_interval_seconds{cfg.sel(rq, effective)})"
+    silent = (
+        f"(\n  time() - (\n  {last_ok}\n  )\n)\n> on ({inst}) "
+        f"({interval} + {seconds(cfg.for_.vendor_failing):g})"
+    )
+    failing = f"sum by ({inst}) ({FAILURES}{{{rq}}}) > 0"
+    blind = f'count by ({inst}) (ALERTS{{alertname="RtcQualityBlind", alertstate="firing"}})'
+    firing = 'ALERTS{alertname="RtcVendorApiFailing", alertstate="firing"}'
+    held = f"time() - (\n  {last_ok}\n)\nand on ({inst}) {firing}\nand on ({inst}) {blind}"
     return alert(
         cfg,
-        "RtcApiThrottled" if throttled else "RtcApiAuthFailing",
-        f'sum by ({cfg.by("source")}) ({FAILURES}{{reason="{reason}"}}) > 0',
-        cfg.for_.throttled if throttled else cfg.for_.auth_failing,
-        cfg.severities.throttled if throttled else cfg.severities.auth_failing,
+        "RtcVendorApiFailing",
+        f"(\n{silent}\nand on ({inst}) {failing}\n)\nor on ({inst})\n(\n{held}\n)",
+        "0s",
+        cfg.severities.vendor_failing,
         {
-            "summary": f"Volcengine RTC API {'throttling' if throttled else 'auth failing'} "
-            "for source {{ $labels.source }}",
-            "description": f"{{{{ $labels.source }}}} {what} "
-            '({{ printf "%.2f" $value }} failed calls/s).',
-            "dashboard_url": _health_url(cfg),
+            "summary": "Volcengine RTC API failing for every app of {{ $labels.instance }}",
+            "description": "No realtime quality request of exporter {{ $labels.instance }} has "
+            "succeeded for {{ $value | humanizeDuration }}" + vendor_detail(cfg, FAILURES) + ". "
+            "Their quality alerts can neither fire nor resolve (open ones stay open); "
+            "RtcQualityBlind is muted while this fires.",
+            "dashboard_url": health_url(cfg),
         },
-        {"category": "health", "reason": reason},
+        {"category": "health", "source": "realtime_quality"},
     )
 
 
 def health_alerts(cfg: MixinConfig) -> list[dict[str, Any]]:
-    return _exporter_alerts(cfg) + _source_alerts(cfg)
+    # the blind alert comes before the vendor alert, which reads its ALERTS
+    return _exporter_alerts(cfg) + source_alerts(cfg) + [_blind(cfg), _vendor_failing(cfg)]

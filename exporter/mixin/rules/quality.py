@@ -1,18 +1,22 @@
-"""Quality alerts: two tiers per indicator, gated on recent traffic, held while data is missing,
-one rule per app that overrides a threshold; and the worst-segment recording rules their
-descriptions read.
+"""Quality alerts: two tiers per indicator, gated on recent traffic, one rule per app that
+overrides a threshold.
 
 Each alert keeps ``product_type`` (and ``media``) in its ``by (...)``, so a web-only problem
-pages for its app. The expression has two branches::
+pages for its app. The expression is the current value plus three branches that only keep an
+alert that already exists (``<op>_over_time`` of the alert's own series)::
 
-    <aggregate of the current value> <cmp> <threshold>
-    or (<aggregate of the last value within hold_missing_data> <cmp> <threshold>
-        and on (<keys>) ALERTS{alertname="<self>", alertstate="firing"})
+    <value now> <cmp> <threshold>
+    or (<worst value within for.clear> <cmp> <hold>            # resolve hysteresis
+        or <last value within hold_missing_data> <cmp> <hold>)  # data missing
+       and on (<keys>) ALERTS{alertname="<self>", alertstate="firing"}
+    or <last value within blind_after> <cmp> <threshold>        # a short gap keeps `for` running
+       and on (<keys>) ALERTS{alertname="<self>", alertstate="pending"}
 
-The second branch only keeps an alert that is already firing, and only while its series are
-missing (``or`` takes it only for keys the first branch lacks): an open incident stays open when
-the vendor API or the exporter goes away, yet resolves at the first evaluation that shows good
-data. ``keep_firing_for`` would also hold it, but after a recovery too, delaying every resolve.
+A firing alert resolves once ``for.clear`` has passed without a bad value (one page per
+flapping incident, not one per flap); ``<hold>`` is the sustained threshold for both tiers, so a
+severe incident that eases to a moderate one stays the severe page. The sustained tier does not
+fire while the severe tier of the same indicator fires (unless it fired first), so the pager
+never gets a resolve of an alert it was never sent. ``docs/alerting.md`` explains the timing.
 """
 
 from __future__ import annotations
@@ -25,7 +29,20 @@ from exporter.mixin.quality import QualityView, quality_views
 from exporter.mixin.rules.common import USERS, alert, users_peak, worst_record
 from exporter.mixin.templates import app_name, since, worst_segment
 
-__all__ = ["QUALITY_ALERTS", "QualityAlert", "quality_alerts", "worst_segment_rules"]
+__all__ = [
+    "QUALITY_ALERTS",
+    "STAGE",
+    "QualityAlert",
+    "counterpart",
+    "hold_limit",
+    "keys",
+    "limits",
+    "online_users_dropped",
+    "quality_alerts",
+    "severity",
+    "signal",
+    "variants",
+]
 
 Tier = Literal["sustained", "severe"]
 STAGE = {"first_frame_send_success_ratio": "send", "first_frame_decode_success_ratio": "decode"}
@@ -44,16 +61,23 @@ class QualityAlert:
     what: str
 
 
+# each severe tier comes before its sustained tier: rules of a group run in order, and the
+# sustained rule reads the severe one's ALERTS of the same evaluation
 QUALITY_ALERTS: tuple[QualityAlert, ...] = (
+    QualityAlert(
+        "RtcJoinRoomSuccessSevere", "join_room_success", ("join_room_success_ratio",), "",
+        "severe", "join_room_success_min", "critical",
+        "RTC joins failing", "of joins succeed within 5 s",
+    ),
     QualityAlert(
         "RtcJoinRoomSuccessLow", "join_room_success", ("join_room_success_ratio",), "",
         "sustained", "join_room_success_min", "join_room_success_low",
         "RTC join success low", "of joins succeed within 5 s",
     ),
     QualityAlert(
-        "RtcJoinRoomSuccessSevere", "join_room_success", ("join_room_success_ratio",), "",
-        "severe", "join_room_success_min", "critical",
-        "RTC joins failing", "of joins succeed within 5 s",
+        "RtcAudioStallSevere", "stall", ("stall_ratio",), "audio",
+        "severe", "audio_stall_max", "critical",
+        "RTC audio stalling badly", "of audio call time stalls longer than 80 ms",
     ),
     QualityAlert(
         "RtcAudioStallHigh", "stall", ("stall_ratio",), "audio",
@@ -61,26 +85,26 @@ QUALITY_ALERTS: tuple[QualityAlert, ...] = (
         "RTC audio stall high", "of audio call time stalls longer than 80 ms",
     ),
     QualityAlert(
-        "RtcVideoStallHigh", "stall", ("stall_ratio",), "video",
-        "sustained", "video_stall_max", "video_stall_high",
-        "RTC video stall high", "of video call time stalls longer than 500 ms",
-    ),
-    QualityAlert(
         "RtcVideoStallSevere", "stall", ("stall_ratio",), "video",
         "severe", "video_stall_max", "critical",
         "RTC video stalling badly", "of video call time stalls longer than 500 ms",
     ),
     QualityAlert(
-        "RtcFirstFrameFailuresHigh", "first_frame",
-        ("first_frame_send_success_ratio", "first_frame_decode_success_ratio"), "*",
-        "sustained", "first_frame_success_min", "first_frame_failures_high",
-        "RTC first-frame failures", "of first frames succeed",
+        "RtcVideoStallHigh", "stall", ("stall_ratio",), "video",
+        "sustained", "video_stall_max", "video_stall_high",
+        "RTC video stall high", "of video call time stalls longer than 500 ms",
     ),
     QualityAlert(
         "RtcFirstFrameFailuresSevere", "first_frame",
         ("first_frame_send_success_ratio", "first_frame_decode_success_ratio"), "*",
         "severe", "first_frame_success_min", "critical",
         "RTC first frames failing", "of first frames succeed",
+    ),
+    QualityAlert(
+        "RtcFirstFrameFailuresHigh", "first_frame",
+        ("first_frame_send_success_ratio", "first_frame_decode_success_ratio"), "*",
+        "sustained", "first_frame_success_min", "first_frame_failures_high",
+        "RTC first-frame failures", "of first frames succeed",
     ),
     QualityAlert(
         "RtcNetworkDelayShareLow", "network_delay", ("network_delay_within_threshold_ratio",),
@@ -90,35 +114,52 @@ QUALITY_ALERTS: tuple[QualityAlert, ...] = (
 )  # fmt: skip
 
 
-def _keys(cfg: MixinConfig, qa: QualityAlert) -> list[str]:
-    keys = [*cfg.instance_labels, "app_id", "product_type"]
+def counterpart(qa: QualityAlert) -> QualityAlert | None:
+    """The other tier of the same indicator and medium, if there is one."""
+    for other in QUALITY_ALERTS:
+        if other.tier != qa.tier and (other.indicator, other.media, other.families) == (
+            qa.indicator,
+            qa.media,
+            qa.families,
+        ):
+            return other
+    return None
+
+
+def keys(cfg: MixinConfig, qa: QualityAlert) -> list[str]:
+    out = [*cfg.instance_labels, "app_id", "product_type"]
     if qa.media:
-        keys.append("media")
+        out.append("media")
     if len(qa.families) > 1:
-        keys.append("stage")
-    return keys
+        out.append("stage")
+    return out
 
 
-def _signal(cfg: MixinConfig, qa: QualityAlert, view: QualityView, app: str, held: bool) -> str:
+def _views() -> dict[str, QualityView]:
+    return {v.metric: v for v in quality_views()}
+
+
+def signal(cfg: MixinConfig, qa: QualityAlert, view: QualityView, app: str, over: str = "") -> str:
+    """The alert's value per key from one family; ``over="last_over_time(%s[1h])"`` wraps the
+    series in a range function first."""
     media = qa.media if qa.media in ("audio", "video") else ""
     matchers = [f'media="{media}"' if media else "", view.threshold_matcher(media), app]
     series = f"{view.live}{cfg.sel(*(m for m in matchers if m))}"
-    if held:
-        series = f"last_over_time({series}[{cfg.hold_missing_data}])"
+    if over:
+        series = over % series
     agg = "max" if view.worse == "higher" else "min"
-    keys = ", ".join(k for k in _keys(cfg, qa) if k != "stage")
-    out = f"{agg} by ({keys}) ({series})"
+    by = ", ".join(k for k in keys(cfg, qa) if k != "stage")
+    out = f"{agg} by ({by}) ({series})"
     if len(qa.families) > 1:
         out = f'label_replace({out}, "stage", "{STAGE[view.metric]}", "", "")'
     return out
 
 
-def _limits(cfg: MixinConfig, qa: QualityAlert, ov: AppOverride | None) -> tuple[float, float]:
+def limits(cfg: MixinConfig, qa: QualityAlert, ov: AppOverride | None) -> tuple[float, float]:
     """(threshold, traffic gate) of an alert, for one overriding app or the default."""
     tier = cfg.thresholds if qa.tier == "sustained" else cfg.severe
     value = float(getattr(tier, qa.threshold))
-    paging = _severity(cfg, qa) == "critical"
-    gate = cfg.min_online_users if paging else cfg.min_online_users_warning
+    gate = cfg.min_online_users if severity(cfg, qa) == "critical" else cfg.min_online_users_warning
     if ov is not None:
         given = ov.thresholds if qa.tier == "sustained" else ov.severe
         value = given.get(qa.threshold, value)
@@ -126,29 +167,57 @@ def _limits(cfg: MixinConfig, qa: QualityAlert, ov: AppOverride | None) -> tuple
     return value, gate
 
 
-def _severity(cfg: MixinConfig, qa: QualityAlert) -> str:
+def hold_limit(cfg: MixinConfig, qa: QualityAlert, ov: AppOverride | None) -> float:
+    """Where a firing alert's hysteresis ends: the sustained tier's threshold."""
+    if qa.tier == "sustained":
+        return limits(cfg, qa, ov)[0]
+    sustained = counterpart(qa)
+    if sustained is None:
+        return limits(cfg, qa, ov)[0]
+    return limits(cfg, sustained, ov)[0]
+
+
+def severity(cfg: MixinConfig, qa: QualityAlert) -> str:
     if qa.severity in ("critical", "warning"):
         return qa.severity
     return str(getattr(cfg.severities, qa.severity))
 
 
-def _expr(cfg: MixinConfig, qa: QualityAlert, app: str, limit: float, gate: float) -> str:
-    views = {v.metric: v for v in quality_views()}
+def _branch(cfg: MixinConfig, qa: QualityAlert, app: str, limit: float, over: str = "") -> str:
+    """``<signal> <cmp> <limit>`` for each family of the alert, joined with ``or``."""
+    views = _views()
     cmp = ">" if views[qa.families[0]].worse == "higher" else "<"
-    now = [f"{_signal(cfg, qa, views[f], app, False)} {cmp} {limit:g}" for f in qa.families]
-    held = [f"{_signal(cfg, qa, views[f], app, True)} {cmp} {limit:g}" for f in qa.families]
-    keys = ", ".join(_keys(cfg, qa))
-    firing = f'ALERTS{{alertname="{qa.name}", alertstate="firing"}}'
-    held_expr = "\n    or\n    ".join(held)
-    return (
-        "(\n  " + "\n  or\n  ".join(now) + "\n  or\n  (\n    " + held_expr + "\n  )\n"
-        f"  and on ({keys}) {firing}\n)\n"
-        f"and on ({cfg.by('app_id')}) ({users_peak(cfg)} >= {gate:g})"
+    return "\n    or\n    ".join(
+        f"{signal(cfg, qa, views[f], app, over)} {cmp} {limit:g}" for f in qa.families
     )
 
 
-def _annotations(cfg: MixinConfig, qa: QualityAlert, limit: float) -> dict[str, str]:
-    keys = [k for k in _keys(cfg, qa) if k not in cfg.instance_labels]
+def _expr(
+    cfg: MixinConfig, qa: QualityAlert, app: str, limit: float, hold: float, gate: float
+) -> str:
+    worst = "max_over_time" if _views()[qa.families[0]].worse == "higher" else "min_over_time"
+    k = ", ".join(keys(cfg, qa))
+    mine = f'ALERTS{{alertname="{qa.name}", alertstate="%s"}}'
+    gap = f"{round(cfg.thresholds.blind_after_seconds)}s"
+    expr = (
+        f"(\n    {_branch(cfg, qa, app, limit)}\n  or\n  (\n"
+        f"    {_branch(cfg, qa, app, hold, f'{worst}(%s[{cfg.for_.clear}])')}\n    or\n"
+        f"    {_branch(cfg, qa, app, hold, f'last_over_time(%s[{cfg.hold_missing_data}])')}\n"
+        f"  )\n  and on ({k}) {mine % 'firing'}\n  or\n  (\n"
+        f"    {_branch(cfg, qa, app, limit, f'last_over_time(%s[{gap}])')}\n"
+        f"  )\n  and on ({k}) {mine % 'pending'}\n)"
+    )
+    severe = counterpart(qa)
+    if qa.tier == "sustained" and severe is not None:
+        expr += (
+            f'\nunless on ({k}) (\n  ALERTS{{alertname="{severe.name}", alertstate="firing"}}\n'
+            f"  unless on ({k}) {mine % 'firing'}\n)"
+        )
+    return expr + f"\nand on ({cfg.by('app_id')}) ({users_peak(cfg)} >= {gate:g})"
+
+
+def _annotations(cfg: MixinConfig, qa: QualityAlert, limit: float, hold: float) -> dict[str, str]:
+    k = [x for x in keys(cfg, qa) if x not in cfg.instance_labels]
     detail = " ".join(
         part
         for part, wanted in (
@@ -160,7 +229,7 @@ def _annotations(cfg: MixinConfig, qa: QualityAlert, limit: float) -> dict[str, 
     detail = f" ({detail})" if detail else ""
     clients = '{{ if eq $labels.product_type "web" }}web{{ else }}native{{ end }} clients'
     worst = "".join(
-        worst_segment(worst_record(f"volcengine_rtc_breakdown_{f}"), keys) for f in qa.families
+        worst_segment(worst_record(f"volcengine_rtc_breakdown_{f}"), k) for f in qa.families
     )
     url = (
         f"{cfg.grafana_url}/d/rtc-diagnosis/rtc-diagnosis?var-app_id={{{{ $labels.app_id }}}}"
@@ -168,32 +237,40 @@ def _annotations(cfg: MixinConfig, qa: QualityAlert, limit: float) -> dict[str, 
         + ("&var-media={{ $labels.media }}" if qa.media else "")
     )
     name = app_name(cfg)
+    side = "over" if _views()[qa.families[0]].worse == "higher" else "under"
+    back = "under" if side == "over" else "over"
     return {
         "summary": f"{qa.summary}{detail} for {name}: {{{{ $value | humanizePercentage }}}}",
         "description": f"{{{{ $value | humanizePercentage }}}} {qa.what}{detail} for app {name} "
         f"({{{{ $labels.app_id }}}}, {clients}); threshold {limit * 100:g}%, "
-        f"since {since(qa.name, keys)}.{worst}",
+        f"since {since(qa.name, k)}; resolves after {cfg.for_.clear} {back} "
+        f"{hold * 100:g}%.{worst}",
         "app_name": name,
         "dashboard_url": url,
     }
 
 
-def _overrides_of(cfg: MixinConfig, qa: QualityAlert) -> list[AppOverride]:
-    """The apps whose threshold or gate for this alert differs from the default."""
-    default = _limits(cfg, qa, None)
-    return [o for o in cfg.overrides if _limits(cfg, qa, o) != default]
+def _key(cfg: MixinConfig, qa: QualityAlert, ov: AppOverride | None) -> tuple[float, ...]:
+    return (*limits(cfg, qa, ov), hold_limit(cfg, qa, ov))
+
+
+def variants(cfg: MixinConfig, qa: QualityAlert) -> list[tuple[str, AppOverride | None]]:
+    """(app matcher, override): the default rule, then one per app whose thresholds or gate
+    for this alert differ from the default."""
+    default = _key(cfg, qa, None)
+    special = [o for o in cfg.overrides if _key(cfg, qa, o) != default]
+    out: list[tuple[str, AppOverride | None]] = [
+        (f'app_id!~"{"|".join(o.app_id for o in special)}"' if special else "", None)
+    ]
+    return out + [(f'app_id="{o.app_id}"', o) for o in special]
 
 
 def quality_alerts(cfg: MixinConfig) -> list[dict[str, Any]]:
     rules = []
     for qa in QUALITY_ALERTS:
-        special = _overrides_of(cfg, qa)
-        variants: list[tuple[str, AppOverride | None]] = [
-            (f'app_id!~"{"|".join(o.app_id for o in special)}"' if special else "", None)
-        ]
-        variants += [(f'app_id="{o.app_id}"', o) for o in special]
-        for matcher, ov in variants:
-            limit, gate = _limits(cfg, qa, ov)
+        for matcher, ov in variants(cfg, qa):
+            limit, gate = limits(cfg, qa, ov)
+            hold = hold_limit(cfg, qa, ov)
             for_ = cfg.for_.quality if qa.tier == "sustained" else cfg.for_.severe
             labels = {
                 "category": "quality",
@@ -205,10 +282,10 @@ def quality_alerts(cfg: MixinConfig) -> list[dict[str, Any]]:
                 alert(
                     cfg,
                     qa.name,
-                    _expr(cfg, qa, matcher, limit, gate),
+                    _expr(cfg, qa, matcher, limit, hold, gate),
                     for_,
-                    _severity(cfg, qa),
-                    _annotations(cfg, qa, limit),
+                    severity(cfg, qa),
+                    _annotations(cfg, qa, limit, hold),
                     labels,
                 )
             )
@@ -235,25 +312,3 @@ def online_users_dropped(cfg: MixinConfig) -> dict[str, Any]:
         },
         {"category": "quality", "source": "realtime_operation", "indicator": "online_users"},
     )
-
-
-def worst_segment_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
-    """Per live breakdown family: the segment (any dimension) furthest below (or above) the
-    app's own value, kept only when ``worst_segment_factor`` times worse than the app."""
-    f = cfg.worst_segment_factor
-    out = []
-    for view in quality_views():
-        keys = [*cfg.instance_labels, "app_id", "product_type"]
-        keys += (["media"] if view.media else []) + (["threshold"] if view.threshold else [])
-        on = ", ".join(keys)
-        seg, app = f"{view.breakdown}{cfg.sel()}", f"{view.live}{cfg.sel()}"
-        if view.worse == "higher":
-            expr = f"topk by ({on}) (1, {seg} > on ({on}) group_left () ({f:g} * {app}))"
-        else:
-            expr = (
-                f"bottomk by ({on}) (1, {seg} < on ({on}) group_left () (1 - {f:g} * (1 - {app})))"
-            )
-        if view.metric in STAGE:
-            expr = f'label_replace({expr}, "stage", "{STAGE[view.metric]}", "", "")'
-        out.append({"record": worst_record(view.breakdown), "expr": expr})
-    return out
