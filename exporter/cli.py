@@ -17,6 +17,7 @@ from typing import Any
 
 from exporter import __version__, revision
 from exporter.collectors import SOURCES
+from exporter.configtext import web_security
 from exporter.errors import ConfigError
 from exporter.log import get_logger, setup_logging
 from exporter.settings import DEFAULT_PORT, Settings, load_settings
@@ -32,7 +33,11 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="volc-rtc-exporter",
         description="Prometheus exporter for Volcengine / BytePlus RTC quality and operations "
-        "data. Flags override the config file, which environment variables override.",
+        "data.\nFlags override the config file, which environment variables override.",
+        epilog="subcommands:\n  volc-rtc-exporter mixin [--config FILE] [--out DIR] [--check] "
+        "[--png]\n      generate the Grafana dashboards, Prometheus rules, Alertmanager routing "
+        "and runbooks\n      (volc-rtc-exporter mixin --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     python = platform.python_version()
     version = f"volc-rtc-exporter {__version__} (revision {revision()}, Python {python})"
@@ -146,7 +151,8 @@ def _summary(settings: Settings) -> str:
         f"provider={settings.provider} endpoint={settings.base_url} "
         f"region={settings.signing_region} access_key_id={settings.credentials.access_key_id} "
         f"apps={apps!r} sources={','.join(enabled)} mode={settings.refresh.mode} "
-        f"listen={settings.web.listen_address} shard={settings.shard}"
+        f"listen={settings.web.listen_address} {web_security(settings.web.config_file)} "
+        f"shard={settings.shard}"
     )
 
 

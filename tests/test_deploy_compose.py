@@ -274,3 +274,17 @@ def test_kubernetes_example_password_matches_its_hash() -> None:
     web, password = k8s_web_secret()
     hashed = yaml.safe_load(web)["basic_auth_users"]["prometheus"]
     assert bcrypt.checkpw(password.encode(), hashed.encode())
+
+
+def test_compose_web_config_comment_names_the_mounted_directory() -> None:
+    """The comment says where relative file names resolve: the directory the Compose file
+    mounts web-config.yml into."""
+    text = (COMPOSE / "web-config.yml").read_text()
+    m = re.search(r"relative to this file's directory \((\S+) in the container\)", text)
+    assert m, "web-config.yml: the comment on relative file names is gone"
+    mount = next(
+        v.split(":")[1]
+        for v in compose_service("exporter")["volumes"]
+        if v.startswith("./web-config.yml:")
+    )
+    assert m.group(1) == os.path.dirname(mount)
