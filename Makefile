@@ -56,8 +56,8 @@ bench: install-test  ## quota, scrape, memory and load figures as ratios (docs/p
 	$(BIN)/python benchmarks/bench_scrape.py
 	$(BIN)/python benchmarks/bench_load.py
 
-mixin: install-test  ## regenerate dashboards, rules, routing, runbooks and layout pictures
-	$(BIN)/volc-rtc-exporter mixin --png
+mixin: install-test  ## regenerate dashboards, rules, routing, runbooks, layout pictures and mixin/
+	$(BIN)/volc-rtc-exporter mixin --png --jsonnet
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -27,6 +27,10 @@ __all__ = ["main", "parser"]
 log = get_logger("exporter")
 
 MAX_DEMO_APPS = 500
+SUBCOMMANDS = """subcommands:
+  volc-rtc-exporter mixin [--config FILE] [--out DIR] [--check] [--png] [--jsonnet]
+      generate the Grafana dashboards, Prometheus rules, Alertmanager routing, runbooks
+      and the Jsonnet mixin (volc-rtc-exporter mixin --help)"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,9 +38,7 @@ def parser() -> argparse.ArgumentParser:
         prog="volc-rtc-exporter",
         description="Prometheus exporter for Volcengine / BytePlus RTC quality and operations "
         "data.\nFlags override the config file, which environment variables override.",
-        epilog="subcommands:\n  volc-rtc-exporter mixin [--config FILE] [--out DIR] [--check] "
-        "[--png]\n      generate the Grafana dashboards, Prometheus rules, Alertmanager routing "
-        "and runbooks\n      (volc-rtc-exporter mixin --help)",
+        epilog=SUBCOMMANDS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     python = platform.python_version()
