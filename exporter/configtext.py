@@ -4,12 +4,15 @@ config)."""
 
 from __future__ import annotations
 
+import difflib
 import re
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from exporter.errors import ConfigError
 
@@ -20,6 +23,7 @@ __all__ = [
     "read_secret_file",
     "read_secrets_file",
     "read_yaml",
+    "web_security",
 ]
 
 
@@ -109,11 +113,7 @@ def read_yaml(path: Path, what: str = "config file") -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or ""
-        detail = f": {problem}" if problem.startswith("duplicate key") else ""
-        raise ConfigError(f"{what} {path}:{where} is not valid YAML{detail}") from None
+        raise ConfigError(f"{what} {path}: {_yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -121,11 +121,83 @@ def read_yaml(path: Path, what: str = "config file") -> dict[str, Any]:
     return data
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem, 'key.path: message'. Input values are never echoed (secrets)."""
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """``line 3 column 5: not valid YAML: mapping values are not allowed here``: where and why
+    (PyYAML's problem and context name the syntax, never the document's values)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or ""
+    context = getattr(exc, "context", None) or ""
+    cause = ": " + problem if problem else ""
+    if context:
+        cause += f" ({context})"
+    return f"{where}not valid YAML{cause}"
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` -> ``X``; any other union stays as it is."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _valid_keys(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the model accepts where ``loc`` (the unknown key's parent path) points:
+    through fields, list items (an index) and dict values (a key)."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        origin, args = typing.get_origin(current), typing.get_args(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part)) or next(
+                (f for f in current.model_fields.values() if f.alias == part), None
+            )
+            current = field.annotation if field is not None else None
+        elif origin in (list, dict) and args:
+            current = args[-1]
+        else:
+            return []
+    current = _unwrap(current)
+    if not (isinstance(current, type) and issubclass(current, BaseModel)):
+        return []
+    return sorted({f.alias or name for name, f in current.model_fields.items()})
+
+
+def _unknown_key(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> str:
+    keys = _valid_keys(model, loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key; valid here: {', '.join(keys)}" if keys else "unknown key"
+
+
+def format_validation_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """One line per problem, 'key.path: message'. Input values are never echoed (secrets).
+    With the ``model`` that was validated, an unknown key names the closest valid one."""
     lines = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            msg += f" ({_unknown_key(model, tuple(err['loc']))})"
         lines.append(f"{loc}: {msg}")
     return "; ".join(lines)
+
+
+def web_security(path: Path | None) -> str:
+    """``tls=on basic_auth=off``: what the web config file switches on, from its parsed content
+    (for the start-up summary; the file is validated by the web server before)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = read_yaml(path, "web config file")
+        except ConfigError:
+            return "tls=unknown basic_auth=unknown"
+    tls = data.get("tls_server_config") or {}
+    on = bool(isinstance(tls, dict) and (tls.get("cert_file") or tls.get("cert")))
+    mtls = on and tls.get("client_auth_type", "NoClientCert") != "NoClientCert"
+    users = data.get("basic_auth_users") or {}
+    auth = isinstance(users, dict) and bool(users)
+    return f"tls={'mtls' if mtls else 'on' if on else 'off'} basic_auth={'on' if auth else 'off'}"

@@ -384,7 +384,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         settings: Settings = holder(**overrides)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from None
+        raise ConfigError(format_validation_error(exc, Settings)) from None
     except SettingsError as exc:
         # an environment variable holding something that is not valid JSON for a nested key
         name = re.search(r'"([^"]+)"', str(exc))

@@ -198,8 +198,9 @@ def test_compose_stack_as_local_processes(netns: str, tmp_path: Path) -> None:
         assert target_up, "exporter target not up\n" + logs
         assert rules_loaded, "rules not loaded\n" + logs
         assert am_found, "alertmanager not discovered\n" + logs
-        # the demo simulator's admin endpoint is where the Compose file publishes it
-        scenarios = in_ns(netns, "http://exporter:8080/-/scenarios")
+        # the demo simulator's admin endpoint, where the README's `docker compose exec` reaches
+        # it: on the exporter's own loopback interface
+        scenarios = in_ns(netns, "http://127.0.0.1:8080/-/scenarios")
         assert scenarios and "stall_spike" in scenarios["available"]
     finally:
         for p in procs:
@@ -254,23 +255,69 @@ def test_compose_demo_certificate_verifies(tmp_path: Path, name: str) -> None:
     listener.close()
 
 
-def k8s_web_secret() -> tuple[str, str]:
-    """(web-config.yml, scrape password) of the Kubernetes example overlay."""
-    docs = list(yaml.safe_load_all((K8S_EXAMPLE / "web-secret.yaml").read_text()))
-    web = next(d for d in docs if d["metadata"]["name"] == "volc-rtc-exporter-web")
-    auth = next(d for d in docs if d["metadata"]["name"] == "volc-rtc-scrape-auth")
-    return web["stringData"]["web-config.yml"], auth["stringData"]["password"]
+def k8s_web_config() -> str:
+    """The web config the Kubernetes tls-basic-auth component documents."""
+    return (ROOT / "deploy/kubernetes/components/tls-basic-auth/web-config.yml").read_text()
 
 
 def test_web_configs_load_with_the_exporters_loader(tmp_path: Path) -> None:
     webconfig = pytest.importorskip("exporter.webconfig", reason="no --web.config.file yet")
     webconfig.load_web_config(COMPOSE / "web-config.yml")
-    (tmp_path / "web.yml").write_text(k8s_web_secret()[0])
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    for name in ("crt", "key"):
+        (tls / f"tls.{name}").write_bytes((COMPOSE / "tls" / f"server.{name}").read_bytes())
+    (tmp_path / "web.yml").write_text(
+        k8s_web_config().replace("/etc/volc-rtc-exporter-tls/", str(tls) + "/")
+    )
     webconfig.load_web_config(tmp_path / "web.yml")
 
 
-def test_kubernetes_example_password_matches_its_hash() -> None:
+def test_kubernetes_example_hash_is_the_documented_placeholder() -> None:
     bcrypt = pytest.importorskip("bcrypt", reason="bcrypt comes with the exporter's web config")
-    web, password = k8s_web_secret()
-    hashed = yaml.safe_load(web)["basic_auth_users"]["prometheus"]
-    assert bcrypt.checkpw(password.encode(), hashed.encode())
+    hashed = yaml.safe_load(k8s_web_config())["basic_auth_users"]["prometheus"]
+    assert bcrypt.checkpw(b"replace-me", hashed.encode())
+
+
+# -- safe defaults ------------------------------------------------------------------------------
+
+
+def published(service: dict[str, Any]) -> list[str]:
+    return [str(p) for p in service.get("ports", [])]
+
+
+def test_compose_publishes_on_loopback_only_and_not_the_simulator_admin() -> None:
+    services = yaml.safe_load((COMPOSE / "docker-compose.yml").read_text())["services"]
+    ports = {name: published(svc) for name, svc in services.items()}
+    for name, mapped in ports.items():
+        for port in mapped:
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+    assert not any(p.endswith(":8080") for mapped in ports.values() for p in mapped)
+    assert ports["receiver"] == []
+    assert set(ports["exporter"]) == {"127.0.0.1:9877:9877", "127.0.0.1:9878:9878"}
+    # the simulator's admin endpoint listens on the container's loopback only
+    command = compose_service("exporter")["command"]
+    assert "--demo.listen-address=127.0.0.1:8080" in command
+
+
+def test_compose_grafana_has_no_anonymous_access_and_needs_a_password() -> None:
+    env = compose_service("grafana")["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert not any(k.startswith("GF_AUTH_ANONYMOUS_ORG_ROLE") for k in env)
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?.+\}", env["GF_SECURITY_ADMIN_PASSWORD"])
+    assert "export GRAFANA_ADMIN_PASSWORD=" in (ROOT / "README.md").read_text()
+
+
+def test_compose_keeps_data_in_named_volumes() -> None:
+    compose = yaml.safe_load((COMPOSE / "docker-compose.yml").read_text())
+    named = set(compose["volumes"])
+    for service, path in (
+        ("prometheus", "/prometheus"),
+        ("grafana", "/var/lib/grafana"),
+        ("alertmanager", "/alertmanager"),
+    ):
+        mounts = dict(v.split(":")[:2] for v in compose["services"][service]["volumes"])
+        source = next(s for s, target in mounts.items() if target == path)
+        assert source in named, (service, source)
+    prometheus_args = compose["services"]["prometheus"]["command"]
+    assert "--storage.tsdb.path=/prometheus" in prometheus_args

@@ -48,10 +48,10 @@ def test_every_flag_is_documented() -> None:
     assert missing == set()
 
 
-def _dry_run(target: str) -> str:
+def _dry_run(target: str, *variables: str) -> str:
     """What `make <target>` would run, without running it (make -n, fresh venv path)."""
     res = subprocess.run(
-        ["make", "-n", "-B", target, "VENV=/nonexistent-venv"],
+        ["make", "-n", "-B", target, "VENV=/nonexistent-venv", *variables],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return res.stdout
@@ -63,7 +63,10 @@ def test_quick_start_commands_do_what_the_readme_says() -> None:
     demo = _dry_run("demo")
     assert "python3 -m venv /nonexistent-venv" in demo  # a bare machine gets its own venv
     assert re.search(r"pip install --quiet \.$", demo, re.M)
-    assert re.search(r"volc-rtc-exporter --demo --web.listen-address=:9877$", demo, re.M)
+    assert re.search(r"volc-rtc-exporter --demo --web.listen-address=127.0.0.1:9877$", demo, re.M)
+    anywhere = _dry_run("demo", "LISTEN=0.0.0.0:9877")
+    assert re.search(r"--web.listen-address=0.0.0.0:9877$", anywhere, re.M)
+    assert "make demo LISTEN=0.0.0.0:9877" in quick  # the variable is documented
     test = _dry_run("test")
     for step in ("ruff check .", "ruff format --check .", "/mypy", "/pytest -q"):
         assert step in test, step

@@ -137,11 +137,16 @@ def state(m: Manager, **labels: str) -> dict[str, Any]:
 def test_watch_list_failure_does_not_inhibit_a_stall_page(manager: Manager) -> None:
     stall = quality("RtcVideoStallHigh", "app-w", "w:1", media="video")
     manager.post(source_down("app-w", "w:1", "call_detail", "server"), stall)
-    # the realtime quality source failing for another app does inhibit that app's page
-    manager.post(
-        source_down("app-r", "w:1", "realtime_quality", "server"),
-        quality("RtcVideoStallHigh", "app-r", "w:1", media="video"),
+    # the realtime quality source failing for another app does inhibit that app's page (the
+    # source alert first: posted together, a loaded machine may flush the page before the
+    # inhibitor has seen its source)
+    manager.post(source_down("app-r", "w:1", "realtime_quality", "server"))
+    wait_for(
+        lambda: state(manager, alertname="RtcSourceDown", app_id="app-r")["state"] == "active",
+        30,
+        "source alert",
     )
+    manager.post(quality("RtcVideoStallHigh", "app-r", "w:1", media="video"))
     wait_for(
         lambda: any(a["labels"]["app_id"] == "app-w" for a in manager.receiver.alerts("/pager")),
         30,

@@ -21,6 +21,11 @@ def main(argv: list[str]) -> int:
         "--check", action="store_true", help="exit 1 if files under --out differ from generated"
     )
     p.add_argument("--png", action="store_true", help="also draw each dashboard's layout as PNG")
+    p.add_argument(
+        "--jsonnet",
+        action="store_true",
+        help="also write the Jsonnet mixin (mixin/, for jsonnet-bundler and kube-prometheus)",
+    )
     args = p.parse_args(argv)
     try:
         from exporter.mixin.config import load_mixin_config, placeholders
@@ -39,6 +44,10 @@ def main(argv: list[str]) -> int:
     for warning in placeholders(cfg):  # links the on-call would open: say what is not set
         print(f"warning: {warning}", file=sys.stderr)
     files = render_all(cfg)
+    if args.jsonnet:
+        from exporter.mixin.jsonnet import render_jsonnet
+
+        files.update(render_jsonnet(cfg))
     if args.check:
         diff = differences(files, args.out)
         for line in diff:

@@ -4,6 +4,8 @@ loopback demo/test traffic is all it serves). Streams bodies: fixed length, chun
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
     from exporter.simulator.server import Simulator
 
 __all__ = ["serve"]
+
+log = logging.getLogger(__name__)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -69,13 +73,24 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = _serve
 
 
+class _Server(ThreadingHTTPServer):
+    """A client that hangs up mid-request (the exporter stopping, a test's abort) is normal
+    here: no traceback on stderr, as the standard server prints; anything else is logged."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        log.warning("simulator request failed", exc_info=True)
+
+
 def serve(sim: Simulator, host: str, port: int) -> ThreadingHTTPServer:
     """Start serving ``sim`` in a daemon thread; return the server (``shutdown()`` stops it)."""
 
     class Handler(_Handler):
         simulator = sim
 
-    httpd = ThreadingHTTPServer((host, port), Handler)
+    httpd = _Server((host, port), Handler)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, args=(0.1,), name="simulator", daemon=True).start()
     return httpd

@@ -48,7 +48,7 @@ def _ratio(cfg: MixinConfig) -> str:
             if higher:
                 parts.append(f"{series} / {limit:g}")
             else:
-                parts.append(f"(1 - {series}) / {1 - limit:g}")
+                parts.append(f"(1 - {series}) / (1 - {limit:g})")  # the knob verbatim
     return "\n  or ".join(parts)
 
 
