@@ -21,18 +21,21 @@
   },
   "severe": {
     "join_room_success_min": 0.85,
+    "audio_stall_max": 0.15,
     "video_stall_max": 0.2,
     "first_frame_success_min": 0.9
   },
   "for": {
     "quality": "10m",
     "severe": "2m",
+    "clear": "3m",
     "online_users_drop": "15m",
     "exporter_down": "5m",
     "exporter_absent": "10m",
     "source_down": "10m",
     "data_stale": "5m",
     "blind": "1m",
+    "vendor_failing": "2m",
     "throttled": "10m",
     "auth_failing": "5m"
   },
@@ -48,6 +51,7 @@
     "source_down": "warning",
     "data_stale": "warning",
     "quality_blind": "critical",
+    "vendor_failing": "critical",
     "throttled": "warning",
     "auth_failing": "critical"
   },
@@ -61,6 +65,30 @@
     "pager_group_interval": "1m"
   },
   "overrides": [],
+  "callbacks": {
+    "window": "15m",
+    "recording_start_failure_ratio_max": 0.1,
+    "recording_upload_failure_ratio_max": 0.05,
+    "recording_min_failures": 2.0,
+    "silent_after": "15m",
+    "silent_min_online_users": 10.0,
+    "silent_lookback": "1d",
+    "rejected_window": "10m",
+    "rejected_ratio_max": 0.1,
+    "rejected_min_per_second": 0.01,
+    "for": {
+      "recording_start_failing": "5m",
+      "recording_upload_failing": "5m",
+      "callbacks_silent": "5m",
+      "callbacks_rejected": "15m"
+    },
+    "severities": {
+      "recording_start_failing": "critical",
+      "recording_upload_failing": "critical",
+      "callbacks_silent": "warning",
+      "callbacks_rejected": "warning"
+    }
+  },
   "rule_interval": "30s",
   "grafana_url": "http://localhost:3000",
   "docs_url": "https://github.com/volc-rtc-exporter/volc-rtc-exporter/blob/main/docs",

@@ -7,6 +7,7 @@ local dashboards = {
   "rtc-daily-report.json": import 'dashboards/rtc-daily-report.libsonnet',
   "rtc-client-watch.json": import 'dashboards/rtc-client-watch.libsonnet',
   "rtc-exporter-health.json": import 'dashboards/rtc-exporter-health.libsonnet',
+  "rtc-events.json": import 'dashboards/rtc-events.libsonnet',
 };
 
 {

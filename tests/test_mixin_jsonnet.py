@@ -25,7 +25,8 @@ _jsonnet = pytest.importorskip("_jsonnet", reason="pip install jsonnet (the test
 
 MIXIN = ROOT / "mixin"
 STALE = "mixin/ is stale: run `make mixin` (volc-rtc-exporter mixin --jsonnet)"
-# everything a thresholds file can say, and per-app overrides (one equal to the default)
+# everything a thresholds file can say, and per-app overrides (one equal to the default, one
+# changing only the traffic gate: the ranking rules have no copy for it, the alerts do)
 NON_DEFAULT = {
     "selector": 'namespace="rtc"',
     "cluster_label": "cluster",
@@ -51,6 +52,7 @@ NON_DEFAULT = {
          "severe": {"video_stall_max": 0.3}, "min_online_users": 500},
         {"app_id": "app-2", "thresholds": {"network_delay_within_threshold_min": 0.7}},
         {"app_id": "app-3", "thresholds": {"audio_stall_max": 0.05}},
+        {"app_id": "app-4", "min_online_users": 50},
     ],
 }  # fmt: skip
 

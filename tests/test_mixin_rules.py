@@ -602,3 +602,31 @@ def test_ranking_records_and_the_overview_table(tmp_path: Path) -> None:
 
 
 VIDEO_LABELS = {"media": "video", "threshold": "0.5", "product_type": "native"}
+
+
+def test_ranking_rules_copy_an_app_only_when_its_threshold_differs() -> None:
+    """One threshold_multiple rule per indicator; an app with its own threshold gets a copy
+    (and is left out of the default rule), an app with only its own traffic gate does not."""
+    from exporter.mixin.rules import QUALITY_MULTIPLE, build_rules
+
+    def multiples(overrides: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        cfg = MixinConfig.model_validate({"overrides": overrides})
+        groups = build_rules(cfg)["groups"]
+        return [r for g in groups for r in g["rules"] if r.get("record") == QUALITY_MULTIPLE]
+
+    plain = multiples([])
+    assert [r["labels"] for r in plain] == [
+        {"indicator": "join_room_success"},
+        {"indicator": "stall", "media": "audio"},
+        {"indicator": "stall", "media": "video"},
+        {"indicator": "first_frame"},
+        {"indicator": "network_delay"},
+    ]
+    assert multiples([{"app_id": "g", "min_online_users": 5}]) == plain
+    split = multiples([{"app_id": "x", "thresholds": {"video_stall_max": 0.2}}])
+    video = [r for r in split if r["labels"].get("media") == "video"]
+    assert [r["expr"] for r in video] == [
+        'app_id:volcengine_rtc_quality:value{indicator="stall", media="video", app_id!~"x"} / 0.08',
+        'app_id:volcengine_rtc_quality:value{indicator="stall", media="video", app_id="x"} / 0.2',
+    ]
+    assert len(split) == len(plain) + 1

@@ -38,16 +38,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_users{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_users{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_users{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_users{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_users{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_users{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_users{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_users{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_users{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_users{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_users{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_users{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} users",
+          legendFormat: "{{app_name}} users",
           refId: "A",
         },
         {
@@ -55,16 +55,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_sessions{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_sessions{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_sessions{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_sessions{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_sessions{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_sessions{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_sessions{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_sessions{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_sessions{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_sessions{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_sessions{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_sessions{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} sessions",
+          legendFormat: "{{app_name}} sessions",
           refId: "B",
         },
       ],
@@ -98,16 +98,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_peak_concurrent_users{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_peak_concurrent_users{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_peak_concurrent_users{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_peak_concurrent_users{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_peak_concurrent_users{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_peak_concurrent_users{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_peak_concurrent_users{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_peak_concurrent_users{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_peak_concurrent_users{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_peak_concurrent_users{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_peak_concurrent_users{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_peak_concurrent_users{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} users",
+          legendFormat: "{{app_name}} users",
           refId: "A",
         },
         {
@@ -115,16 +115,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_peak_concurrent_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_peak_concurrent_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_peak_concurrent_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_peak_concurrent_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_peak_concurrent_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_peak_concurrent_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_peak_concurrent_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_peak_concurrent_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_peak_concurrent_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_peak_concurrent_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_peak_concurrent_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_peak_concurrent_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} rooms",
+          legendFormat: "{{app_name}} rooms",
           refId: "B",
         },
       ],
@@ -158,16 +158,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} rooms",
+          legendFormat: "{{app_name}} rooms",
           refId: "A",
         },
         {
@@ -175,16 +175,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_high_concurrency_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_high_concurrency_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_high_concurrency_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_high_concurrency_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_high_concurrency_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_high_concurrency_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_high_concurrency_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_high_concurrency_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_high_concurrency_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_high_concurrency_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_high_concurrency_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_high_concurrency_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} ≥100 users",
+          legendFormat: "{{app_name}} ≥100 users",
           refId: "B",
         },
       ],
@@ -218,16 +218,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_sessions_per_user{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_sessions_per_user{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_sessions_per_user{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_sessions_per_user{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_sessions_per_user{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_sessions_per_user{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_sessions_per_user{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_sessions_per_user{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_sessions_per_user{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_sessions_per_user{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_sessions_per_user{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_sessions_per_user{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} sessions/user",
+          legendFormat: "{{app_name}} sessions/user",
           refId: "A",
         },
         {
@@ -235,16 +235,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_room_users_average{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_room_users_average{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_room_users_average{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_users_average{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_room_users_average{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_users_average{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_room_users_average{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_room_users_average{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_room_users_average{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_users_average{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_room_users_average{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_users_average{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} users/room",
+          legendFormat: "{{app_name}} users/room",
           refId: "B",
         },
       ],
@@ -278,16 +278,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_session_duration_average_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_session_duration_average_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_session_duration_average_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_session_duration_average_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_session_duration_average_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_session_duration_average_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_session_duration_average_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_session_duration_average_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_session_duration_average_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_session_duration_average_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_session_duration_average_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_session_duration_average_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} per session",
+          legendFormat: "{{app_name}} per session",
           refId: "A",
         },
         {
@@ -295,16 +295,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_user_call_duration_average_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_user_call_duration_average_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_user_call_duration_average_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_user_call_duration_average_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_user_call_duration_average_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_user_call_duration_average_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_user_call_duration_average_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_user_call_duration_average_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_user_call_duration_average_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_user_call_duration_average_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_user_call_duration_average_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_user_call_duration_average_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} per user",
+          legendFormat: "{{app_name}} per user",
           refId: "B",
         },
         {
@@ -312,16 +312,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_room_online_duration_average_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_room_online_duration_average_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_room_online_duration_average_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_online_duration_average_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_room_online_duration_average_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_online_duration_average_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_room_online_duration_average_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_room_online_duration_average_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_room_online_duration_average_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_online_duration_average_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_room_online_duration_average_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_online_duration_average_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} per room",
+          legendFormat: "{{app_name}} per room",
           refId: "C",
         },
       ],
@@ -355,16 +355,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_room_online_duration_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_room_online_duration_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_room_online_duration_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_online_duration_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_room_online_duration_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_online_duration_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_room_online_duration_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_room_online_duration_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_room_online_duration_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_online_duration_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_room_online_duration_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_room_online_duration_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} total",
+          legendFormat: "{{app_name}} total",
           refId: "A",
         },
       ],
@@ -421,16 +421,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_join_room_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_join_room_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_join_room_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_join_room_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_join_room_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_join_room_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_join_room_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_join_room_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_join_room_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_join_room_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_join_room_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_join_room_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} ≤{{threshold}}s",
+          legendFormat: "{{app_name}} {{product_type}} ≤{{threshold}}s",
           refId: "A",
         },
       ],
@@ -452,6 +452,10 @@ function(c) {
               {
                 color: "orange",
                 value: c.thresholds.audio_stall_max,
+              },
+              {
+                color: "red",
+                value: c.severe.audio_stall_max,
               },
             ],
           },
@@ -481,16 +485,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} ≤{{threshold}}s",
+          legendFormat: "{{app_name}} {{product_type}} ≤{{threshold}}s",
           refId: "A",
         },
       ],
@@ -545,16 +549,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} ≤{{threshold}}s",
+          legendFormat: "{{app_name}} {{product_type}} ≤{{threshold}}s",
           refId: "A",
         },
       ],
@@ -610,16 +614,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_first_frame_send_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_first_frame_send_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_first_frame_send_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_first_frame_send_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_first_frame_send_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_first_frame_send_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_first_frame_send_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_first_frame_send_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_first_frame_send_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_first_frame_send_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_first_frame_send_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_first_frame_send_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} {{media}}",
+          legendFormat: "{{app_name}} {{product_type}} {{media}}",
           refId: "A",
         },
       ],
@@ -675,16 +679,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_first_frame_decode_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_first_frame_decode_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_first_frame_decode_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_first_frame_decode_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_first_frame_decode_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_first_frame_decode_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_first_frame_decode_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_first_frame_decode_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_first_frame_decode_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_first_frame_decode_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_first_frame_decode_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_first_frame_decode_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} {{media}}",
+          legendFormat: "{{app_name}} {{product_type}} {{media}}",
           refId: "A",
         },
       ],
@@ -736,16 +740,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_network_delay_within_threshold_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_network_delay_within_threshold_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_network_delay_within_threshold_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_network_delay_within_threshold_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_network_delay_within_threshold_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_network_delay_within_threshold_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_report_network_delay_within_threshold_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
-              else "volcengine_rtc_report_network_delay_within_threshold_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}"
+              then "(volcengine_rtc_report_network_delay_within_threshold_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_network_delay_within_threshold_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_report_network_delay_within_threshold_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_report_network_delay_within_threshold_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\", granularity=~\"$granularity\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} {{media}} ≤{{threshold}}s",
+          legendFormat: "{{app_name}} {{product_type}} {{media}} ≤{{threshold}}s",
           refId: "A",
         },
       ],

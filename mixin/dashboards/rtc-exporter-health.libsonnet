@@ -295,16 +295,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_exporter_source_up{job=~\"$job\", instance=~\"$instance\"}"
-              else "volcengine_rtc_exporter_source_up{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}"
+              then "(volcengine_rtc_exporter_source_up{job=~\"$job\", instance=~\"$instance\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_exporter_source_up{job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_exporter_source_up{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_exporter_source_up{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_exporter_source_up{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"}"
-              else "volcengine_rtc_exporter_source_up{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}"
+              then "(volcengine_rtc_exporter_source_up{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_exporter_source_up{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_exporter_source_up{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_exporter_source_up{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{source}} {{app_id}}",
+          legendFormat: "{{source}} {{app_name}}",
           refId: "A",
         },
       ],
@@ -335,11 +335,19 @@ function(c) {
       targets: [
         {
           expr: (
-            if c.cluster_label == ""
-            then "source_app_id:volcengine_rtc_exporter_data_age_seconds:max{job=~\"$job\", instance=~\"$instance\"}"
-            else "source_app_id:volcengine_rtc_exporter_data_age_seconds:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}"
+            if c.selector == ""
+            then (
+              if c.cluster_label == ""
+              then "(source_app_id:volcengine_rtc_exporter_data_age_seconds:max{job=~\"$job\", instance=~\"$instance\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((source_app_id:volcengine_rtc_exporter_data_age_seconds:max{job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(source_app_id:volcengine_rtc_exporter_data_age_seconds:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((source_app_id:volcengine_rtc_exporter_data_age_seconds:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+            )
+            else (
+              if c.cluster_label == ""
+              then "(source_app_id:volcengine_rtc_exporter_data_age_seconds:max{job=~\"$job\", instance=~\"$instance\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((source_app_id:volcengine_rtc_exporter_data_age_seconds:max{job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(source_app_id:volcengine_rtc_exporter_data_age_seconds:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((source_app_id:volcengine_rtc_exporter_data_age_seconds:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+            )
           ),
-          legendFormat: "{{source}} {{app_id}}",
+          legendFormat: "{{source}} {{app_name}}",
           refId: "A",
         },
       ],
@@ -373,16 +381,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{job=~\"$job\", instance=~\"$instance\"}"
-              else "time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}"
+              then "(time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{job=~\"$job\", instance=~\"$instance\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"}"
-              else "time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}"
+              then "(time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((time() - volcengine_rtc_exporter_source_last_success_timestamp_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{source}} {{app_id}}",
+          legendFormat: "{{source}} {{app_name}}",
           refId: "A",
         },
       ],
@@ -756,9 +764,138 @@ function(c) {
     },
     {
       datasource: {"type": "prometheus", "uid": "${datasource}"},
+      description: "Apps the planner refreshes in the busy tier (traffic at or over the floor: the configured interval as far as the quota allows) and in the tail tier (the rest, sharing what is left).",
+      fieldConfig: {"defaults": {"unit": "short"}, "overrides": []},
+      gridPos: {"h": 8, "w": 8, "x": 0, "y": 47},
+      links: [
+        {
+          asDropdown: false,
+          icon: "",
+          includeVars: false,
+          keepTime: false,
+          tags: [],
+          targetBlank: true,
+          title: "Metric reference",
+          tooltip: "",
+          type: "link",
+          url: c.docs_url + "/metrics.md",
+        },
+      ],
+      repeatDirection: "h",
+      targets: [
+        {
+          expr: (
+            if c.selector == ""
+            then (
+              if c.cluster_label == ""
+              then "volcengine_rtc_exporter_source_tier_apps{job=~\"$job\", instance=~\"$instance\"}"
+              else "volcengine_rtc_exporter_source_tier_apps{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}"
+            )
+            else (
+              if c.cluster_label == ""
+              then "volcengine_rtc_exporter_source_tier_apps{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"}"
+              else "volcengine_rtc_exporter_source_tier_apps{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}"
+            )
+          ),
+          legendFormat: "{{source}} {{tier}}",
+          refId: "A",
+        },
+      ],
+      title: "Apps per traffic tier",
+      transparent: false,
+      type: "timeseries",
+    },
+    {
+      datasource: {"type": "prometheus", "uid": "${datasource}"},
+      description: "Planned refresh interval of each traffic tier (RtcDataStale allows the longest of them plus data_age_max_seconds).",
+      fieldConfig: {"defaults": {"min": 0, "unit": "s"}, "overrides": []},
+      gridPos: {"h": 8, "w": 8, "x": 8, "y": 47},
+      links: [
+        {
+          asDropdown: false,
+          icon: "",
+          includeVars: false,
+          keepTime: false,
+          tags: [],
+          targetBlank: true,
+          title: "Metric reference",
+          tooltip: "",
+          type: "link",
+          url: c.docs_url + "/metrics.md",
+        },
+      ],
+      repeatDirection: "h",
+      targets: [
+        {
+          expr: (
+            if c.selector == ""
+            then (
+              if c.cluster_label == ""
+              then "volcengine_rtc_exporter_source_tier_interval_seconds{job=~\"$job\", instance=~\"$instance\"}"
+              else "volcengine_rtc_exporter_source_tier_interval_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}"
+            )
+            else (
+              if c.cluster_label == ""
+              then "volcengine_rtc_exporter_source_tier_interval_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"}"
+              else "volcengine_rtc_exporter_source_tier_interval_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}"
+            )
+          ),
+          legendFormat: "{{source}} {{tier}}",
+          refId: "A",
+        },
+      ],
+      title: "Refresh interval per tier",
+      transparent: false,
+      type: "timeseries",
+    },
+    {
+      datasource: {"type": "prometheus", "uid": "${datasource}"},
+      description: "Breakdowns fetched ahead of the cycle because an app crossed a quality threshold, per hour.",
+      fieldConfig: {"defaults": {"unit": "short"}, "overrides": []},
+      gridPos: {"h": 8, "w": 8, "x": 16, "y": 47},
+      links: [
+        {
+          asDropdown: false,
+          icon: "",
+          includeVars: false,
+          keepTime: false,
+          tags: [],
+          targetBlank: true,
+          title: "Metric reference",
+          tooltip: "",
+          type: "link",
+          url: c.docs_url + "/metrics.md",
+        },
+      ],
+      repeatDirection: "h",
+      targets: [
+        {
+          expr: (
+            if c.selector == ""
+            then (
+              if c.cluster_label == ""
+              then "sum by (source, indicator) (increase(volcengine_rtc_exporter_breakdown_triggers_total{job=~\"$job\", instance=~\"$instance\"}[1h]))"
+              else "sum by (source, indicator) (increase(volcengine_rtc_exporter_breakdown_triggers_total{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}[1h]))"
+            )
+            else (
+              if c.cluster_label == ""
+              then "sum by (source, indicator) (increase(volcengine_rtc_exporter_breakdown_triggers_total{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"}[1h]))"
+              else "sum by (source, indicator) (increase(volcengine_rtc_exporter_breakdown_triggers_total{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"}[1h]))"
+            )
+          ),
+          legendFormat: "{{source}} {{indicator}}",
+          refId: "A",
+        },
+      ],
+      title: "Breakdowns triggered",
+      transparent: false,
+      type: "timeseries",
+    },
+    {
+      datasource: {"type": "prometheus", "uid": "${datasource}"},
       description: "CPU seconds per second used by the exporter process.",
       fieldConfig: {"defaults": {"unit": "short"}, "overrides": []},
-      gridPos: {"h": 8, "w": 12, "x": 0, "y": 47},
+      gridPos: {"h": 8, "w": 12, "x": 0, "y": 55},
       links: [
         {
           asDropdown: false,
@@ -801,7 +938,7 @@ function(c) {
       datasource: {"type": "prometheus", "uid": "${datasource}"},
       description: "Seconds since the configuration was last loaded successfully.",
       fieldConfig: {"defaults": {"min": 0, "unit": "s"}, "overrides": []},
-      gridPos: {"h": 8, "w": 12, "x": 12, "y": 47},
+      gridPos: {"h": 8, "w": 12, "x": 12, "y": 55},
       links: [
         {
           asDropdown: false,

@@ -4,18 +4,18 @@ local fmt = import '../lib/pyformat.libsonnet';
 
 function(c) {
   annotations: {"list": [{"builtIn": 0, "datasource": {"type": "prometheus", "uid": "${datasource}"}, "enable": true, "expr": "ALERTS{alertname=~\"Rtc.*\", alertstate=\"firing\"}", "hide": false, "iconColor": "red", "name": "RTC alerts"}]},
-  description: "Live Volcengine RTC traffic and quality per app and client type (realtime APIs, 30-60 s buckets, about 1-2 minutes behind real time). Click a series to diagnose it.",
+  description: "Live Volcengine RTC traffic and quality per app and client type (realtime APIs, 30-60 s buckets, about 1-2 minutes behind real time). Start with the apps ranked by how far they are from their thresholds; click an app or a series to diagnose it.",
   editable: true,
   fiscalYearStartMonth: 0,
   graphTooltip: 0,
   links: [{"asDropdown": true, "icon": "", "includeVars": true, "keepTime": true, "tags": ["volc-rtc"], "targetBlank": false, "title": "RTC dashboards", "tooltip": "", "type": "dashboards"}],
   panels: [
-    {"collapsed": false, "gridPos": {"h": 1, "w": 24, "x": 0, "y": 0}, "id": 0, "panels": [], "title": "Traffic", "type": "row"},
+    {"collapsed": false, "gridPos": {"h": 1, "w": 24, "x": 0, "y": 0}, "id": 0, "panels": [], "title": "Where to look", "type": "row"},
     {
       datasource: {"type": "prometheus", "uid": "${datasource}"},
       description: "Sum of online users of the selected apps.",
       fieldConfig: {"defaults": {"unit": "short"}, "overrides": []},
-      gridPos: {"h": 4, "w": 6, "x": 0, "y": 1},
+      gridPos: {"h": 4, "w": 4, "x": 0, "y": 1},
       links: [
         {
           asDropdown: false,
@@ -58,7 +58,7 @@ function(c) {
       datasource: {"type": "prometheus", "uid": "${datasource}"},
       description: "Apps this exporter monitors (volcengine_rtc_app_info).",
       fieldConfig: {"defaults": {"unit": "short"}, "overrides": []},
-      gridPos: {"h": 4, "w": 6, "x": 6, "y": 1},
+      gridPos: {"h": 4, "w": 4, "x": 4, "y": 1},
       links: [
         {
           asDropdown: false,
@@ -99,7 +99,44 @@ function(c) {
     },
     {
       datasource: {"type": "prometheus", "uid": "${datasource}"},
-      description: "Lowest join success among the selected apps and client types.",
+      description: "Apps with traffic whose value of some indicator is past its sustained alert threshold right now (app_id:volcengine_rtc_quality:threshold_multiple >= 1; per-app overrides included).",
+      fieldConfig: {"defaults": {"thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": null}, {"color": "orange", "value": 1}]}, "unit": "short"}, "overrides": []},
+      gridPos: {"h": 4, "w": 4, "x": 8, "y": 1},
+      links: [
+        {
+          asDropdown: false,
+          icon: "",
+          includeVars: false,
+          keepTime: false,
+          tags: [],
+          targetBlank: true,
+          title: "Metric reference",
+          tooltip: "",
+          type: "link",
+          url: c.docs_url + "/metrics.md",
+        },
+      ],
+      repeatDirection: "h",
+      targets: [
+        {
+          expr: (
+            if c.cluster_label == ""
+            then "count((max by (job, instance, app_id) (app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) >= 1) or vector(0)"
+            else "count((max by (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) >= 1) or vector(0)"
+          ),
+          instant: true,
+          legendFormat: "apps",
+          range: false,
+          refId: "A",
+        },
+      ],
+      title: "Apps past a threshold",
+      transparent: false,
+      type: "stat",
+    },
+    {
+      datasource: {"type": "prometheus", "uid": "${datasource}"},
+      description: "The selected app and client type with the worst value now (volcengine_rtc_join_room_success_ratio); colours: the alert thresholds.",
       fieldConfig: {
         defaults: {
           min: 0,
@@ -121,7 +158,7 @@ function(c) {
         },
         overrides: [],
       },
-      gridPos: {"h": 4, "w": 6, "x": 12, "y": 1},
+      gridPos: {"h": 4, "w": 4, "x": 12, "y": 1},
       links: [
         {
           asDropdown: false,
@@ -136,6 +173,7 @@ function(c) {
           url: c.docs_url + "/metrics.md",
         },
       ],
+      options: {"colorMode": "value", "graphMode": "area", "justifyMode": "auto", "orientation": "auto", "percentChangeColorMode": "standard", "reduceOptions": {"calcs": []}, "showPercentChange": false, "textMode": "value_and_name", "wideLayout": true},
       repeatDirection: "h",
       targets: [
         {
@@ -143,16 +181,18 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "min(volcengine_rtc_join_room_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})"
-              else "min(volcengine_rtc_join_room_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})"
+              then "bottomk(1, (min by (job, instance, app_id, product_type) (volcengine_rtc_join_room_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((min by (job, instance, app_id, product_type) (volcengine_rtc_join_room_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "bottomk(1, (min by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_join_room_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((min by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_join_room_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
             )
             else (
               if c.cluster_label == ""
-              then "min(volcengine_rtc_join_room_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})"
-              else "min(volcengine_rtc_join_room_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})"
+              then "bottomk(1, (min by (job, instance, app_id, product_type) (volcengine_rtc_join_room_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((min by (job, instance, app_id, product_type) (volcengine_rtc_join_room_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "bottomk(1, (min by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_join_room_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((min by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_join_room_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
             )
           ),
-          legendFormat: "min",
+          instant: true,
+          legendFormat: "{{app_name}} ({{product_type}})",
+          range: false,
           refId: "A",
         },
       ],
@@ -162,7 +202,73 @@ function(c) {
     },
     {
       datasource: {"type": "prometheus", "uid": "${datasource}"},
-      description: "Highest video stall rate among the selected apps and client types.",
+      description: "The selected app and client type with the worst value now (volcengine_rtc_stall_ratio); colours: the alert thresholds.",
+      fieldConfig: {
+        defaults: {
+          min: 0,
+          thresholds: {
+            mode: "absolute",
+            steps: [
+              {"color": "green", "value": null},
+              {
+                color: "orange",
+                value: c.thresholds.audio_stall_max,
+              },
+              {
+                color: "red",
+                value: c.severe.audio_stall_max,
+              },
+            ],
+          },
+          unit: "percentunit",
+        },
+        overrides: [],
+      },
+      gridPos: {"h": 4, "w": 4, "x": 16, "y": 1},
+      links: [
+        {
+          asDropdown: false,
+          icon: "",
+          includeVars: false,
+          keepTime: false,
+          tags: [],
+          targetBlank: true,
+          title: "Metric reference",
+          tooltip: "",
+          type: "link",
+          url: c.docs_url + "/metrics.md",
+        },
+      ],
+      options: {"colorMode": "value", "graphMode": "area", "justifyMode": "auto", "orientation": "auto", "percentChangeColorMode": "standard", "reduceOptions": {"calcs": []}, "showPercentChange": false, "textMode": "value_and_name", "wideLayout": true},
+      repeatDirection: "h",
+      targets: [
+        {
+          expr: (
+            if c.selector == ""
+            then (
+              if c.cluster_label == ""
+              then "topk(1, (max by (job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"})) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "topk(1, (max by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"})) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+            )
+            else (
+              if c.cluster_label == ""
+              then "topk(1, (max by (job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"})) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "topk(1, (max by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"})) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+            )
+          ),
+          instant: true,
+          legendFormat: "{{app_name}} ({{product_type}})",
+          range: false,
+          refId: "A",
+        },
+      ],
+      title: "Worst audio stall rate",
+      transparent: false,
+      type: "stat",
+    },
+    {
+      datasource: {"type": "prometheus", "uid": "${datasource}"},
+      description: "The selected app and client type with the worst value now (volcengine_rtc_stall_ratio); colours: the alert thresholds.",
       fieldConfig: {
         defaults: {
           min: 0,
@@ -184,7 +290,7 @@ function(c) {
         },
         overrides: [],
       },
-      gridPos: {"h": 4, "w": 6, "x": 18, "y": 1},
+      gridPos: {"h": 4, "w": 4, "x": 20, "y": 1},
       links: [
         {
           asDropdown: false,
@@ -199,6 +305,7 @@ function(c) {
           url: c.docs_url + "/metrics.md",
         },
       ],
+      options: {"colorMode": "value", "graphMode": "area", "justifyMode": "auto", "orientation": "auto", "percentChangeColorMode": "standard", "reduceOptions": {"calcs": []}, "showPercentChange": false, "textMode": "value_and_name", "wideLayout": true},
       repeatDirection: "h",
       targets: [
         {
@@ -206,16 +313,18 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "max(volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})"
-              else "max(volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})"
+              then "topk(1, (max by (job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "topk(1, (max by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
             )
             else (
               if c.cluster_label == ""
-              then "max(volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})"
-              else "max(volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})"
+              then "topk(1, (max by (job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "topk(1, (max by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (" + c.cluster_label + ", job, instance, app_id, product_type) (volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
             )
           ),
-          legendFormat: "max",
+          instant: true,
+          legendFormat: "{{app_name}} ({{product_type}})",
+          range: false,
           refId: "A",
         },
       ],
@@ -225,9 +334,98 @@ function(c) {
     },
     {
       datasource: {"type": "prometheus", "uid": "${datasource}"},
+      description: "Every app with traffic (peak users over the warning gate), worst first: the indicator and client type furthest past (or closest to) its sustained alert threshold now, its value, how many times the threshold that is (1 = at the threshold; for success ratios, failures against the allowed failures) and the app's online users. Click a row to diagnose the app.",
+      fieldConfig: {"defaults": {"links": [{"asDropdown": false, "icon": "", "includeVars": false, "keepTime": false, "tags": [], "targetBlank": false, "title": "Diagnose ${__data.fields.app_name}", "tooltip": "", "type": "link", "url": "/d/rtc-diagnosis/rtc-diagnosis?var-app_id=${__data.fields.app_id}&var-product_type=${__data.fields.product_type}&var-media=${__data.fields.media}&${__url_time_range}"}], "min": 0, "unit": "percentunit"}, "overrides": [{"matcher": {"id": "byName", "options": "× threshold"}, "properties": [{"id": "unit", "value": "suffix:×"}, {"id": "decimals", "value": 2}, {"id": "thresholds", "value": {"mode": "absolute", "steps": [{"color": "green", "value": null}, {"color": "orange", "value": 1}]}}, {"id": "custom.cellOptions", "value": {"type": "color-background"}}]}, {"matcher": {"id": "byName", "options": "Online users"}, "properties": [{"id": "unit", "value": "short"}]}]},
+      gridPos: {"h": 9, "w": 24, "x": 0, "y": 5},
+      links: [
+        {
+          asDropdown: false,
+          icon: "",
+          includeVars: false,
+          keepTime: false,
+          tags: [],
+          targetBlank: true,
+          title: "Metric reference",
+          tooltip: "",
+          type: "link",
+          url: c.docs_url + "/metrics.md",
+        },
+      ],
+      options: {"cellHeight": "sm", "footer": {"countRows": false, "reducer": [], "show": false}, "frameIndex": 0, "showHeader": true, "showTypeIcons": false, "sortBy": [{"desc": true, "displayName": "× threshold"}]},
+      repeatDirection: "h",
+      targets: [
+        {
+          expr: (
+            if c.selector == ""
+            then (
+              if c.cluster_label == ""
+              then "sort_desc((topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "sort_desc((topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+            )
+            else (
+              if c.cluster_label == ""
+              then "sort_desc((topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "sort_desc((topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+            )
+          ),
+          format: "table",
+          instant: true,
+          legendFormat: "",
+          range: false,
+          refId: "A",
+        },
+        {
+          expr: (
+            if c.selector == ""
+            then (
+              if c.cluster_label == ""
+              then "sort_desc((app_id:volcengine_rtc_quality:value{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}\nand on (job, instance, app_id, product_type, indicator, media, stage) (topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + "))) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((app_id:volcengine_rtc_quality:value{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}\nand on (job, instance, app_id, product_type, indicator, media, stage) (topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + "))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "sort_desc((app_id:volcengine_rtc_quality:value{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}\nand on (" + c.cluster_label + ", job, instance, app_id, product_type, indicator, media, stage) (topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + "))) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((app_id:volcengine_rtc_quality:value{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}\nand on (" + c.cluster_label + ", job, instance, app_id, product_type, indicator, media, stage) (topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + "))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+            )
+            else (
+              if c.cluster_label == ""
+              then "sort_desc((app_id:volcengine_rtc_quality:value{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}\nand on (job, instance, app_id, product_type, indicator, media, stage) (topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + "))) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((app_id:volcengine_rtc_quality:value{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}\nand on (job, instance, app_id, product_type, indicator, media, stage) (topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + "))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "sort_desc((app_id:volcengine_rtc_quality:value{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}\nand on (" + c.cluster_label + ", job, instance, app_id, product_type, indicator, media, stage) (topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + "))) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((app_id:volcengine_rtc_quality:value{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}\nand on (" + c.cluster_label + ", job, instance, app_id, product_type, indicator, media, stage) (topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + "))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+            )
+          ),
+          format: "table",
+          instant: true,
+          legendFormat: "",
+          range: false,
+          refId: "B",
+        },
+        {
+          expr: (
+            if c.selector == ""
+            then (
+              if c.cluster_label == ""
+              then "sort_desc(((topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 0\n+ on (job, instance, app_id) group_left () app_id:volcengine_rtc_online_users:max{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace(((topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 0\n+ on (job, instance, app_id) group_left () app_id:volcengine_rtc_online_users:max{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "sort_desc(((topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 0\n+ on (" + c.cluster_label + ", job, instance, app_id) group_left () app_id:volcengine_rtc_online_users:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace(((topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 0\n+ on (" + c.cluster_label + ", job, instance, app_id) group_left () app_id:volcengine_rtc_online_users:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+            )
+            else (
+              if c.cluster_label == ""
+              then "sort_desc(((topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 0\n+ on (job, instance, app_id) group_left () app_id:volcengine_rtc_online_users:max{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace(((topk by (job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 0\n+ on (job, instance, app_id) group_left () app_id:volcengine_rtc_online_users:max{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+              else "sort_desc(((topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 0\n+ on (" + c.cluster_label + ", job, instance, app_id) group_left () app_id:volcengine_rtc_online_users:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace(((topk by (" + c.cluster_label + ", job, instance, app_id) (1, app_id:volcengine_rtc_quality:threshold_multiple{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"})\nand on (" + c.cluster_label + ", job, instance, app_id) (app_id:volcengine_rtc_online_users:max_over_time" + c.gate_window + "{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"} >= " + fmt.g(c.min_online_users_warning) + ")) * 0\n+ on (" + c.cluster_label + ", job, instance, app_id) group_left () app_id:volcengine_rtc_online_users:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\"))"
+            )
+          ),
+          format: "table",
+          instant: true,
+          legendFormat: "",
+          range: false,
+          refId: "C",
+        },
+      ],
+      title: "Apps by distance from their thresholds",
+      transformations: [{"id": "merge", "options": {}}, {"id": "organize", "options": {"excludeByName": {"Time": true, "__name__": true, "instance": true, "job": true, "threshold": true}, "indexByName": {"Value #A": 7, "Value #B": 6, "Value #C": 8, "app_id": 1, "app_name": 0, "indicator": 2, "media": 3, "product_type": 5, "stage": 4}, "renameByName": {"Value #A": "× threshold", "Value #B": "Value", "Value #C": "Online users"}}}],
+      transparent: false,
+      type: "table",
+    },
+    {"collapsed": false, "gridPos": {"h": 1, "w": 24, "x": 0, "y": 14}, "id": 0, "panels": [], "title": "Traffic", "type": "row"},
+    {
+      datasource: {"type": "prometheus", "uid": "${datasource}"},
       description: "Online users per app, and the same time a day earlier (RtcOnlineUsersDropped).",
       fieldConfig: {"defaults": {"unit": "short"}, "overrides": []},
-      gridPos: {"h": 8, "w": 12, "x": 0, "y": 5},
+      gridPos: {"h": 8, "w": 12, "x": 0, "y": 15},
       links: [
         {
           asDropdown: false,
@@ -249,25 +447,33 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_online_users{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}"
-              else "volcengine_rtc_online_users{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}"
+              then "(volcengine_rtc_online_users{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_online_users{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_online_users{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_online_users{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_online_users{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}"
-              else "volcengine_rtc_online_users{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}"
+              then "(volcengine_rtc_online_users{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_online_users{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_online_users{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_online_users{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}}",
+          legendFormat: "{{app_name}}",
           refId: "A",
         },
         {
           expr: (
-            if c.cluster_label == ""
-            then "app_id:volcengine_rtc_online_users:max{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"} offset 1d"
-            else "app_id:volcengine_rtc_online_users:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"} offset 1d"
+            if c.selector == ""
+            then (
+              if c.cluster_label == ""
+              then "(app_id:volcengine_rtc_online_users:max{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"} offset 1d) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((app_id:volcengine_rtc_online_users:max{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"} offset 1d) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(app_id:volcengine_rtc_online_users:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"} offset 1d) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((app_id:volcengine_rtc_online_users:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"} offset 1d) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+            )
+            else (
+              if c.cluster_label == ""
+              then "(app_id:volcengine_rtc_online_users:max{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"} offset 1d) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((app_id:volcengine_rtc_online_users:max{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"} offset 1d) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(app_id:volcengine_rtc_online_users:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"} offset 1d) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((app_id:volcengine_rtc_online_users:max{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"} offset 1d) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+            )
           ),
-          legendFormat: "{{app_id}} a day ago",
+          legendFormat: "{{app_name}} a day ago",
           refId: "B",
         },
       ],
@@ -279,7 +485,7 @@ function(c) {
       datasource: {"type": "prometheus", "uid": "${datasource}"},
       description: "Online rooms per app.",
       fieldConfig: {"defaults": {"unit": "short"}, "overrides": []},
-      gridPos: {"h": 8, "w": 12, "x": 12, "y": 5},
+      gridPos: {"h": 8, "w": 12, "x": 12, "y": 15},
       links: [
         {
           asDropdown: false,
@@ -301,16 +507,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_online_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}"
-              else "volcengine_rtc_online_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}"
+              then "(volcengine_rtc_online_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_online_rooms{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_online_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_online_rooms{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_online_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}"
-              else "volcengine_rtc_online_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}"
+              then "(volcengine_rtc_online_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_online_rooms{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_online_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_online_rooms{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}}",
+          legendFormat: "{{app_name}}",
           refId: "A",
         },
       ],
@@ -318,7 +524,7 @@ function(c) {
       transparent: false,
       type: "timeseries",
     },
-    {"collapsed": false, "gridPos": {"h": 1, "w": 24, "x": 0, "y": 13}, "id": 0, "panels": [], "title": "Quality (live)", "type": "row"},
+    {"collapsed": false, "gridPos": {"h": 1, "w": 24, "x": 0, "y": 23}, "id": 0, "panels": [], "title": "Quality (live)", "type": "row"},
     {
       datasource: {"type": "prometheus", "uid": "${datasource}"},
       description: "Share of room joins that succeeded within the threshold, 0..1 (volcengine_rtc_join_room_success_ratio). Dashed lines: alert thresholds (orange sustained tier, red severe tier).",
@@ -346,7 +552,7 @@ function(c) {
         },
         overrides: [],
       },
-      gridPos: {"h": 8, "w": 8, "x": 0, "y": 14},
+      gridPos: {"h": 8, "w": 8, "x": 0, "y": 24},
       links: [
         {
           asDropdown: false,
@@ -368,16 +574,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_join_room_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}"
-              else "volcengine_rtc_join_room_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}"
+              then "(volcengine_rtc_join_room_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_join_room_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_join_room_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_join_room_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_join_room_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}"
-              else "volcengine_rtc_join_room_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}"
+              then "(volcengine_rtc_join_room_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_join_room_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_join_room_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_join_room_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} ≤{{threshold}}s",
+          legendFormat: "{{app_name}} {{product_type}} ≤{{threshold}}s",
           refId: "A",
         },
       ],
@@ -401,13 +607,17 @@ function(c) {
                 color: "orange",
                 value: c.thresholds.audio_stall_max,
               },
+              {
+                color: "red",
+                value: c.severe.audio_stall_max,
+              },
             ],
           },
           unit: "percentunit",
         },
         overrides: [],
       },
-      gridPos: {"h": 8, "w": 8, "x": 8, "y": 14},
+      gridPos: {"h": 8, "w": 8, "x": 8, "y": 24},
       links: [
         {
           asDropdown: false,
@@ -429,16 +639,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}"
-              else "volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}"
+              then "(volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}"
-              else "volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}"
+              then "(volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"audio\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} ≤{{threshold}}s",
+          legendFormat: "{{app_name}} {{product_type}} ≤{{threshold}}s",
           refId: "A",
         },
       ],
@@ -472,7 +682,7 @@ function(c) {
         },
         overrides: [],
       },
-      gridPos: {"h": 8, "w": 8, "x": 16, "y": 14},
+      gridPos: {"h": 8, "w": 8, "x": 16, "y": 24},
       links: [
         {
           asDropdown: false,
@@ -494,16 +704,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}"
-              else "volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}"
+              then "(volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_stall_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_stall_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}"
-              else "volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}"
+              then "(volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_stall_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_stall_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=\"video\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} ≤{{threshold}}s",
+          legendFormat: "{{app_name}} {{product_type}} ≤{{threshold}}s",
           refId: "A",
         },
       ],
@@ -538,7 +748,7 @@ function(c) {
         },
         overrides: [],
       },
-      gridPos: {"h": 8, "w": 8, "x": 0, "y": 22},
+      gridPos: {"h": 8, "w": 8, "x": 0, "y": 32},
       links: [
         {
           asDropdown: false,
@@ -560,16 +770,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_first_frame_send_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
-              else "volcengine_rtc_first_frame_send_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
+              then "(volcengine_rtc_first_frame_send_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_first_frame_send_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_first_frame_send_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_first_frame_send_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_first_frame_send_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
-              else "volcengine_rtc_first_frame_send_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
+              then "(volcengine_rtc_first_frame_send_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_first_frame_send_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_first_frame_send_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_first_frame_send_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} {{media}}",
+          legendFormat: "{{app_name}} {{product_type}} {{media}}",
           refId: "A",
         },
       ],
@@ -604,7 +814,7 @@ function(c) {
         },
         overrides: [],
       },
-      gridPos: {"h": 8, "w": 8, "x": 8, "y": 22},
+      gridPos: {"h": 8, "w": 8, "x": 8, "y": 32},
       links: [
         {
           asDropdown: false,
@@ -626,16 +836,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_first_frame_decode_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
-              else "volcengine_rtc_first_frame_decode_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
+              then "(volcengine_rtc_first_frame_decode_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_first_frame_decode_success_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_first_frame_decode_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_first_frame_decode_success_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_first_frame_decode_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
-              else "volcengine_rtc_first_frame_decode_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
+              then "(volcengine_rtc_first_frame_decode_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_first_frame_decode_success_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_first_frame_decode_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_first_frame_decode_success_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} {{media}}",
+          legendFormat: "{{app_name}} {{product_type}} {{media}}",
           refId: "A",
         },
       ],
@@ -666,7 +876,7 @@ function(c) {
         },
         overrides: [],
       },
-      gridPos: {"h": 8, "w": 8, "x": 16, "y": 22},
+      gridPos: {"h": 8, "w": 8, "x": 16, "y": 32},
       links: [
         {
           asDropdown: false,
@@ -688,16 +898,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "volcengine_rtc_network_delay_within_threshold_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
-              else "volcengine_rtc_network_delay_within_threshold_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
+              then "(volcengine_rtc_network_delay_within_threshold_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_network_delay_within_threshold_ratio{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_network_delay_within_threshold_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_network_delay_within_threshold_ratio{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "volcengine_rtc_network_delay_within_threshold_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
-              else "volcengine_rtc_network_delay_within_threshold_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}"
+              then "(volcengine_rtc_network_delay_within_threshold_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (job, instance, app_id) group_left (app_name) max by (job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_network_delay_within_threshold_ratio{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(volcengine_rtc_network_delay_within_threshold_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * on (" + c.cluster_label + ", job, instance, app_id) group_left (app_name) max by (" + c.cluster_label + ", job, instance, app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((volcengine_rtc_network_delay_within_threshold_ratio{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\", product_type=~\"$product_type\", media=~\"$media\"}) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}} {{product_type}} {{media}} ≤{{threshold}}s",
+          legendFormat: "{{app_name}} {{product_type}} {{media}} ≤{{threshold}}s",
           refId: "A",
         },
       ],

@@ -3,9 +3,10 @@
 The output is rendered with the knob's base value and with two probe values; a *hole* is a span
 of the base string that reads ``transform(base)`` where the probe strings read
 ``transform(probe)``, everything else being equal. The transforms are the formats the Python
-generator uses (``f"{x:g}"``, ``f"{x * 100:g}%"``, ``f"{x:.0%}"``, ...); each has a twin in the
-generated ``pyformat.libsonnet`` that prints exactly the same text. A difference no transform
-explains is an error at generation time (teach the transform here and in ``pyformat``).
+generator uses (``f"{x:g}"``, ``f"{x * 100:g}%"``, ``f"{x:.0%}"``, ``f"{x:.0f}"``, ...); each
+has a twin in the generated ``pyformat.libsonnet`` that prints exactly the same text. A
+difference no transform explains is an error at generation time (teach the transform here and
+in ``pyformat``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ TEXT_TRANSFORMS: dict[str, tuple[Callable[[Any], str], tuple[str, ...]]] = {
     "g": (_g, ("number",)),
     "percent_g": (lambda v: _g(float(v) * 100), ("number",)),
     "percent0": (lambda v: format(float(v), ".0%"), ("number",)),
+    "fixed0": (lambda v: format(float(v), ".0f"), ("number",)),
     "minutes_g": (lambda v: _g(float(v) / 60), ("number",)),
     "seconds_g": (lambda v: _g(seconds(str(v))), ("duration",)),
 }

@@ -190,21 +190,39 @@ class _Matcher(Knob):
 MATCHER_KNOB = _Matcher(MATCHER, "optional", "")
 
 
+def rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
+    """What a rule's per-app copies share: the alert's name, or the recorded name and the
+    rule's own labels (several rules may record one name for different label sets)."""
+    if "alert" in rule:
+        return ("alert", rule["alert"])
+    return ("record", rule["record"], tuple(sorted(rule.get("labels", {}).items())))
+
+
+def _probe_override(app_id: str) -> dict[str, Any]:
+    """An override that changes the traffic gate and every threshold (a little), so every rule
+    that has per-app copies gets them."""
+    from exporter.mixin.config import Thresholds
+
+    defaults = Thresholds().model_dump()
+    thresholds = {k: v * 0.99 for k, v in defaults.items() if isinstance(v, float) and 0 < v < 1}
+    return {"app_id": app_id, "min_online_users": OVERRIDE_GATE, "thresholds": thresholds}
+
+
 def _with_override(values: Values, parts: frozenset[str]) -> dict[str, Any]:
-    """Rendered with one app overriding the traffic gate; each rule's per-app copies dropped
-    (only the default variant, with its matcher, stays where the rule was)."""
+    """Rendered with one app overriding the gate and thresholds; each rule's per-app copies
+    dropped (only the default variant, with its matcher, stays where the rule was)."""
     values = dict(values)
     m = re.fullmatch(r'app_id!~"(.*)"', values.pop(MATCHER))
     assert m, "the matcher's probes are app_id!~ matchers"
-    cfg = config_with(values, overrides=[{"app_id": m[1], "min_online_users": OVERRIDE_GATE}])
+    cfg = config_with(values, overrides=[_probe_override(m[1])])
     tree = render_parts(cfg, parts | {"rules"})
     for group in tree["rules"]["groups"]:
-        seen: set[str] = set()
+        seen: set[tuple[Any, ...]] = set()
         kept = []
         for rule in group["rules"]:
-            if "alert" in rule and rule["alert"] in seen:
+            if rule_key(rule) in seen:
                 continue
-            seen.add(rule.get("alert", ""))
+            seen.add(rule_key(rule))
             kept.append(rule)
         group["rules"] = kept
     return {k: v for k, v in tree.items() if k in parts}
@@ -301,11 +319,12 @@ def infer() -> Template:
 
 def _mark_per_app(tpl: Template) -> None:
     """The rules that get per-app copies when an app overrides them."""
-    cfg = config_with({}, overrides=[{"app_id": "zqa", "min_online_users": OVERRIDE_GATE}])
+    cfg = config_with({}, overrides=[_probe_override("zqa")])
     full = render_parts(cfg, frozenset({"rules"}))["rules"]["groups"]
     for gi, group in enumerate(full):
-        names = [r.get("alert") for r in group["rules"]]
-        split = {n for n in names if n and names.count(n) > 1}
+        keys = [rule_key(r) for r in group["rules"]]
+        split = {k for k in keys if keys.count(k) > 1}
         for ri, rule in enumerate(tpl.tree["rules"]["groups"][gi]["rules"]):
-            if rule.get("alert") in split:
-                tpl.per_app[("rules", "groups", gi, "rules", ri)] = f"{rule['alert']}_{ri}"
+            if rule_key(rule) in split:
+                name = rule.get("alert") or rule["record"].replace(":", "_")
+                tpl.per_app[("rules", "groups", gi, "rules", ri)] = f"{name}_{gi}_{ri}"

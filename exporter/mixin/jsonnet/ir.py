@@ -163,6 +163,7 @@ JSONNET_TEXT = {
     "g": "fmt.g(%s)",
     "percent_g": "fmt.g(%s * 100)",
     "percent0": "fmt.percent0(%s)",
+    "fixed0": "fmt.fixed0(%s)",
     "minutes_g": "fmt.g(%s / 60)",
     "seconds_g": "fmt.g(fmt.seconds(%s))",
 }

@@ -198,7 +198,7 @@ def _expr(
     worst = "max_over_time" if _views()[qa.families[0]].worse == "higher" else "min_over_time"
     k = ", ".join(keys(cfg, qa))
     mine = f'ALERTS{{alertname="{qa.name}", alertstate="%s"}}'
-    gap = f"{round(cfg.thresholds.blind_after_seconds)}s"
+    gap = f"{cfg.thresholds.blind_after_seconds:.0f}s"
     expr = (
         f"(\n    {_branch(cfg, qa, app, limit)}\n  or\n  (\n"
         f"    {_branch(cfg, qa, app, hold, f'{worst}(%s[{cfg.for_.clear}])')}\n    or\n"

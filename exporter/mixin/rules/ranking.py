@@ -13,7 +13,7 @@ from typing import Any
 
 from exporter.mixin.config import MixinConfig
 from exporter.mixin.quality import quality_views
-from exporter.mixin.rules.quality import QUALITY_ALERTS, QualityAlert, limits, signal, variants
+from exporter.mixin.rules.quality import QUALITY_ALERTS, QualityAlert, limits, signal
 
 __all__ = ["QUALITY_MULTIPLE", "QUALITY_VALUE", "ranking_rules"]
 
@@ -35,25 +35,36 @@ def _value(cfg: MixinConfig) -> str:
     return "\n  or ".join(parts)
 
 
-def _ratio(cfg: MixinConfig) -> str:
+def _threshold_variants(cfg: MixinConfig, qa: QualityAlert) -> list[tuple[str, float]]:
+    """(app matcher, threshold): the default, then one per app whose threshold for this alert
+    differs (a different traffic gate alone does not change how far the app is from it)."""
+    default = limits(cfg, qa, None)[0]
+    special = [(o.app_id, limits(cfg, qa, o)[0]) for o in cfg.overrides]
+    special = [(app, limit) for app, limit in special if limit != default]
+    ids = "|".join(app for app, _ in special)
+    out = [(f'app_id!~"{ids}"' if special else "", default)]
+    return out + [(f'app_id="{app}"', limit) for app, limit in special]
+
+
+def _ratio_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
+    """One rule per indicator (and per app with its own threshold), all recording
+    ``QUALITY_MULTIPLE``; the rule's labels name the indicator (and media) it covers."""
     views = {v.metric: v for v in quality_views()}
-    parts = []
+    rules = []
     for qa in _sustained():
         higher = views[qa.families[0]].worse == "higher"
-        for matcher, ov in variants(cfg, qa):
-            limit = limits(cfg, qa, ov)[0]
-            media = f'media="{qa.media}"' if qa.media in ("audio", "video") else ""
-            ms = [f'indicator="{qa.indicator}"', media, matcher]
-            series = QUALITY_VALUE + cfg.sel(*(m for m in ms if m))
+        media = {"media": qa.media} if qa.media in ("audio", "video") else {}
+        for matcher, limit in _threshold_variants(cfg, qa):
+            ms = [f'indicator="{qa.indicator}"', *(f'media="{m}"' for m in media.values())]
+            series = QUALITY_VALUE + cfg.sel(*ms, *([matcher] if matcher else []))
             if higher:
-                parts.append(f"{series} / {limit:g}")
+                expr = f"{series} / {limit:g}"
             else:
-                parts.append(f"(1 - {series}) / (1 - {limit:g})")  # the knob verbatim
-    return "\n  or ".join(parts)
+                expr = f"(1 - {series}) / (1 - {limit:g})"  # the knob verbatim
+            labels = {"indicator": qa.indicator, **media}
+            rules.append({"record": QUALITY_MULTIPLE, "expr": expr, "labels": labels})
+    return rules
 
 
 def ranking_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
-    return [
-        {"record": QUALITY_VALUE, "expr": _value(cfg)},
-        {"record": QUALITY_MULTIPLE, "expr": _ratio(cfg)},
-    ]
+    return [{"record": QUALITY_VALUE, "expr": _value(cfg)}, *_ratio_rules(cfg)]
