@@ -11,10 +11,18 @@ from dataclasses import dataclass
 
 from exporter.errors import REASONS
 
-__all__ = ["HEALTH", "HealthSpec", "SKIP_REASONS"]
+__all__ = ["HEALTH", "SKIP_REASONS", "SOURCE_SKIP_REASONS", "HealthSpec"]
 
 # why a data point or indicator was skipped (points_skipped_total{reason})
 SKIP_REASONS = ("timestamp", "value", "out_of_range", "malformed", "future", "duplicate")
+# reasons only some sources have, shown (at 0) for those sources only
+SOURCE_SKIP_REASONS: dict[str, tuple[str, ...]] = {
+    "rooms": ("has_more", "max_pages"),
+    "call_detail": ("unmatched",),
+    "realtime_breakdown": ("dimension_refused",),
+    "report_breakdown": ("dimension_refused",),
+    "operation_breakdown": ("dimension_refused", "share_scale_unknown", "share_scale_mismatch"),
+}
 
 
 @dataclass(frozen=True)
@@ -130,8 +138,11 @@ HEALTH: dict[str, HealthSpec] = {
         "counter",
         "Data points or indicators skipped because they could not be used, by source and reason "
         "(" + ", ".join(SKIP_REASONS) + "; future: dated ahead of the exporter's clock by more "
-        "than 2 minutes; duplicate: the same bucket listed with disagreeing values); the rest of "
-        "the answer is used.",
+        "than 2 minutes; duplicate: the same bucket listed with disagreeing values; rooms: "
+        "has_more, max_pages: rooms the vendor could not list; call_detail: unmatched: a row no "
+        "known indicator matches; breakdowns: dimension_refused: a dimension the vendor refused; "
+        "operation_breakdown: share_scale_unknown, share_scale_mismatch: shares of no clear "
+        "scale); the rest of the answer is used.",
         "source", "reason",
     ),
 }  # fmt: skip

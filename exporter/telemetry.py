@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from exporter.errors import REASONS
-from exporter.health import HEALTH, SKIP_REASONS
+from exporter.health import HEALTH, SKIP_REASONS, SOURCE_SKIP_REASONS
 from exporter.log import get_logger
 
 __all__ = ["MAX_UNITS_PER_ACTION", "Telemetry"]
@@ -66,7 +66,7 @@ class Telemetry:
         for source in sources:
             self.series_dropped.labels(source)
             self.runs_skipped.labels(source)
-            for reason in SKIP_REASONS:
+            for reason in (*SKIP_REASONS, *SOURCE_SKIP_REASONS.get(source, ())):
                 self.points_skipped.labels(source, reason)
 
     def count_unknown_unit(self, action: str, unit: str, n: int = 1) -> None:

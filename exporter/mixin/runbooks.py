@@ -127,8 +127,11 @@ ALERTS: tuple[AlertDoc, ...] = (
              "Exporter health → *Sources up* and *API failures by source and reason*.",
              "auth: key, policy, clock; throttled: quota (RtcApiThrottled explains it); "
              "server: the vendor; schema: an API change; network: egress. The exporter log "
-             "names the error code and request id. Only a realtime_quality / "
-             "realtime_operation failure mutes the app's quality alerts."),
+             "names the error code and request id. It also fires when only one product "
+             "type fails (e.g. `web` answers with an error while `native` works: the log says "
+             "`source partly down` with the `product_type`); the dashboards keep the healthy "
+             "product type. Only a realtime_quality / realtime_operation failure mutes the "
+             "app's quality alerts."),
     AlertDoc("RtcDataStale",
              "Realtime data exported for an app is older than the threshold plus the source's "
              "planned refresh interval, and a refresh has just succeeded without newer data.",
