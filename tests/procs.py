@@ -74,8 +74,14 @@ class SimProc(Proc):
         super().__init__(args + (extra or []), tmp / "simulator.log")
         self.url = f"http://127.0.0.1:{self.port}"
         wait_for(lambda: httpx.get(self.url + "/-/healthy").status_code == 200, 15, "simulator up")
-        self.info = json.loads(self.output().splitlines()[0])
+        # it answers before it prints its summary line (the event feed starts in between)
+        wait_for(lambda: self._summary() is not None, 15, "simulator summary line")
+        self.info = json.loads(self._summary() or "")
         self.apps: list[str] = self.info["apps"]
+
+    def _summary(self) -> str | None:
+        complete = self.output().split("\n")[:-1]  # lines already ended
+        return next((ln for ln in complete if ln.startswith("{")), None)
 
     def scenario(self, name: str, **params: Any) -> None:
         r = httpx.post(self.url + "/-/scenarios", json={"name": name, "params": params})
