@@ -254,3 +254,37 @@ def test_the_background_scheduler_runs_wakes_on_request_and_stops() -> None:
         rt.stop()  # shuts the scheduler down
     assert not thread.is_alive()
     assert len(rec.calls["a"]) == 2
+
+
+def test_apscheduler_runs_that_come_due_during_an_overrun_are_skipped_and_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FrozenClock(1_000_000.0)  # real threads: monotonic time must really pass
+    monkeypatch.setattr(aps_base, "datetime", virtual_datetime(clock))
+    rt, rec = runtime(
+        2, clock, inline=False, rate_limit={"requests_per_second": 1e4, "headroom": 1}
+    )
+    rec.block = threading.Event()
+    stepper = Stepper()
+    wall = lambda: dt.datetime.fromtimestamp(clock.time(), dt.UTC)  # noqa: E731
+    scheduler = TimerScheduler(rt.refresher, jitter=0.0, wall=wall, apscheduler=stepper)
+    try:
+        scheduler.start()
+        stepper.step()  # starts a cycle that hangs
+        for _ in range(3):
+            clock.t += 10
+            stepper.step()
+        skipped = rt.registry.get_sample_value(
+            "volcengine_rtc_exporter_source_runs_skipped_total", {"source": "realtime_operation"}
+        )
+        assert skipped == 3
+        hung = rt.refresher.trigger("realtime_operation")  # joins the hung cycle
+        rec.block.set()
+        hung.result(10)
+        started = rt.cache.status("realtime_operation").cycle_started
+        clock.t += 10
+        stepper.step()  # caught up: the next run is a run again
+        assert rt.cache.status("realtime_operation").cycle_started != started
+    finally:
+        rec.block.set()
+        rt.stop()
