@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import random
+import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
@@ -59,6 +61,7 @@ log = get_logger(__name__)
 
 GUARD_SECONDS = 60.0  # APScheduler re-reads the plan at least this often, whatever happens
 _TICK = dt.timedelta(microseconds=1)
+_FAR = 365 * 86400.0  # "never" (a datetime cannot hold infinity)
 
 # APScheduler logs every run at info ("Running job ...", "... executed successfully"): one
 # line per source per interval. Its warnings and errors still show.
@@ -68,15 +71,33 @@ Due = Callable[[str, float], float]  # (source, monotonic now) -> monotonic time
 Now = Callable[[], dt.datetime]
 
 
+T = TypeVar("T")
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _weak(method: Callable[..., T], gone: T) -> Callable[..., T]:
+    """``method`` without a strong reference to its object (``gone`` once it is freed).
+
+    APScheduler's jobs and store, and the refresher's subscriptions, hold the scheduler only
+    this way: no reference cycle, so a replaced engine is freed at once rather than at the
+    next full garbage collection (a reload storm would otherwise pile them up)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> T:
+        bound = ref()
+        return gone if bound is None else bound(*args)
+
+    return call
 
 
 def wall_image(due: float, now: dt.datetime, monotonic: float) -> dt.datetime:
     """Monotonic time ``due`` as the wall clock reads it when it reads ``now`` (at the
     monotonic time ``monotonic``); later than ``now`` unless ``due`` has come (datetimes
     count whole microseconds: a due time a nanosecond away must not look due yet)."""
-    image = now + dt.timedelta(seconds=due - monotonic)
+    image = now + dt.timedelta(seconds=min(due - monotonic, _FAR))
     return image if due <= monotonic else max(image, now + _TICK)
 
 
@@ -190,17 +211,22 @@ class TimerScheduler:
         self._skipping: set[str] = set()
         self._runs: dict[str, tuple[float, float]] = {}  # source -> (last run at, jitter)
         mono = refresher.clock.monotonic
-        self.apscheduler = BackgroundScheduler() if apscheduler is None else apscheduler
+        due = _weak(self.due_at, math.inf)  # never due once this scheduler is gone
+        # UTC: APScheduler would otherwise look up the host's zone (it only ever compares)
+        if apscheduler is None:
+            apscheduler = BackgroundScheduler(timezone=dt.UTC)
+        self.apscheduler = apscheduler
         self.apscheduler.configure(
-            jobstores={"default": PlanJobStore(self.due_at, mono, wall)},
+            jobstores={"default": PlanJobStore(due, mono, wall)},
             executors={"default": DebugExecutor()},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=dt.UTC,
         )
         for name in refresher.sources:
-            trigger = PlanTrigger(name, self.due_at, mono)
-            self.apscheduler.add_job(self._fire, trigger, args=(name,), id=name, name=name)
-        refresher.subscribe(self._changed)
+            trigger = PlanTrigger(name, due, mono)
+            fire = _weak(self._fire, None)
+            self.apscheduler.add_job(fire, trigger, args=(name,), id=name, name=name)
+        refresher.subscribe(_weak(self._changed, None))
 
     def start(self) -> None:
         self.apscheduler.start()

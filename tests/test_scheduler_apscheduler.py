@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import weakref
 from typing import Any
 
 import apscheduler.schedulers.base as aps_base
@@ -44,7 +45,7 @@ class Stepper(BaseScheduler):  # type: ignore[misc]
     """APScheduler's processing without its thread: ``step()`` is one wake-up."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(timezone=dt.UTC)
         self.wakeups = 0
 
     def shutdown(self, wait: bool = True) -> None:
@@ -210,6 +211,20 @@ def test_the_store_maps_the_monotonic_plan_into_the_wall_clock_of_each_read() ->
     assert store.get_next_run_time() == clock.wall() + dt.timedelta(seconds=5)
     due["a"] = 5000.0  # nothing for an hour: APScheduler still re-reads the plan soon
     assert store.get_next_run_time() == clock.wall() + dt.timedelta(seconds=GUARD_SECONDS)
+
+
+def test_a_freed_scheduler_is_never_due_and_holds_nothing_alive(clock: JumpClock) -> None:
+    rt, _ = runtime(1, clock)
+    stepper = Stepper()
+    scheduler = TimerScheduler(rt.refresher, jitter=0.0, wall=clock.wall, apscheduler=stepper)
+    stepper.start()
+    ref = weakref.ref(scheduler)
+    del scheduler
+    assert ref() is None  # freed at once: APScheduler and the refresher hold it weakly
+    soon = clock.wall() + dt.timedelta(days=300)
+    assert stepper.get_jobs()[0].next_run_time > soon  # its jobs never come due
+    rt.refresher.request_run("realtime_operation", 0.0)  # the refresher's call is a no-op
+    assert stepper.step() == GUARD_SECONDS
 
 
 def test_the_trigger_is_always_later_than_now() -> None:
