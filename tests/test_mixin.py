@@ -110,6 +110,8 @@ def test_cli_regenerates_with_user_thresholds(tmp_path: Path) -> None:
     assert mixin_main(["--config", str(bad), "--out", str(tmp_path)]) == 2
     bad.write_text("overrides: [{app_id: a, thresholds: {no_such: 1}}]\n")
     assert mixin_main(["--config", str(bad), "--out", str(tmp_path)]) == 2
+    bad.write_text("thresholds: {blind_after_seconds: 0.4}\n")  # would render a [0s] range
+    assert mixin_main(["--config", str(bad), "--out", str(tmp_path)]) == 2
 
 
 def test_check_warns_about_placeholder_links(

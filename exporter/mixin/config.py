@@ -74,7 +74,9 @@ class Thresholds(_M):
         default=600, gt=0, description="realtime data older than this (RtcDataStale)"
     )
     blind_after_seconds: float = Field(
-        default=900, gt=0, description="no realtime quality data this long (RtcQualityBlind)"
+        default=900,
+        ge=1,  # a pending alert's gap tolerance is rendered as a range in whole seconds
+        description="no realtime quality data this long (RtcQualityBlind)",
     )
 
 
