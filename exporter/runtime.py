@@ -281,6 +281,7 @@ class Runtime:
             clock,
             waiter,
             inline=self._inline,
+            planning=settings.planning,
         )
         scheduler = TimerScheduler(refresher) if settings.refresh.mode == "timer" else None
         return Engine(settings, client, limiters, sources, targets, refresher, scheduler)

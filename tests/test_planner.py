@@ -22,7 +22,10 @@ def runtime(apps: int, **kw: Any) -> Runtime:
 
 
 def test_a_slow_quota_lengthens_the_interval_instead_of_losing_series() -> None:
-    rt = runtime(100, sources={"realtime_operation": {"interval_seconds": 10}})
+    # traffic_floor 0: every app is busy, one tier (tests/test_planner_tiers.py: two tiers)
+    rt = runtime(
+        100, sources={"realtime_operation": {"interval_seconds": 10}}, planning={"traffic_floor": 0}
+    )
     p = rt.refresher.plan.sources["realtime_operation"]
     # 100 calls at 2/s x 0.9: 55.6 s, plus the planning margin
     assert p.calls == {"ListRealTimeOperationData": 100}
