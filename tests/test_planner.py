@@ -105,6 +105,8 @@ def test_config_check_prints_the_plan(tmp_path: Any, capsys: pytest.CaptureFixtu
     assert main(["--config.file", str(path), "--config.check"]) == 0
     out = capsys.readouterr().out
     assert "quota plan" in out and "ListRealTimeOperationData=100" in out
+    # the live quality's traffic tiers: no app has shown traffic yet, all in the tail
+    assert "busy 0 @ 60s, tail 100 @ 120s (51 per cycle)" in out
     assert "Sup3rSecret" not in out
 
 

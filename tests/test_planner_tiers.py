@@ -127,3 +127,34 @@ def test_planning_settings_are_validated(
         assert main(["--config.file", str(path), "--config.check"]) == 2, bad
         err = capsys.readouterr().err
         assert key in err and "Traceback" not in err, err
+
+
+def test_an_app_taking_traffic_is_busy_after_one_realtime_operation_cycle() -> None:
+    from tests.faults.harness import build, only, value
+
+    apps = [f"app-{i:04d}" for i in range(10)]
+    configured = [{"app_id": a} for a in apps]
+    rt, vendor, _ = build(apps, only("realtime_operation", "realtime_quality"), apps=configured)
+    users = {a: 5.0 for a in apps}
+
+    def traffic(action: str, params: dict[str, Any]) -> None:
+        vendor.value = users.get(params.get("AppId", ""), 1.0) if "Operation" in action else 1.0
+
+    vendor.hook = traffic
+    rt.refresher.refresh("realtime_operation")
+    tier = "volcengine_rtc_exporter_source_tier_apps"
+    assert value(rt, tier, source="realtime_quality", tier="busy") == 0
+    assert value(rt, tier, source="realtime_quality", tier="tail") == 10
+    users["app-0007"] = 500.0  # starts taking traffic
+    rt.refresher.refresh("realtime_operation")  # one cycle later: busy
+    assert rt.refresher.traffic.busy() == {"app-0007"}
+    assert value(rt, tier, source="realtime_quality", tier="busy") == 1
+    assert value(rt, tier, source="realtime_quality", tier="tail") == 9
+    seconds = "volcengine_rtc_exporter_source_tier_interval_seconds"
+    assert value(rt, seconds, source="realtime_quality", tier="busy") == 60
+    start = len(vendor.calls)
+    rt.refresher.refresh("realtime_quality")
+    first = next(app for action, app, _ in vendor.calls[start:] if action == "ListRealTimeQuality")
+    assert first == "app-0007"  # the busy app first
+    page = rt.app._landing()
+    assert "Busy apps (1" in page and "app-0007" in page and "500 users at peak" in page
