@@ -51,7 +51,7 @@ class RefreshView(Protocol):
     @property
     def clock(self) -> Clock: ...
 
-    def staleness(self, name: str) -> float: ...
+    def staleness(self, name: str, app_id: str = "") -> float: ...
 
 
 __all__ = ["CacheCollector", "Exposition", "LiveCollector", "ReloadStatus", "make_registries"]
@@ -115,7 +115,6 @@ class CacheCollector(Collector):
         out: list[tuple[Any, list[Metric]]] = []
         health_keys: list[tuple[str, str, Entry | None, bool]] = []
         for name, src in refresher.sources.items():
-            max_age = refresher.staleness(name)
             keys = [(name, "")] if src.scope == "account" else [
                 (name, a.app_id) for a in targets if src.wants(a)
             ]  # fmt: skip
@@ -125,6 +124,7 @@ class CacheCollector(Collector):
             fresh_keys = []
             for key in keys:
                 entry = entries.get(key)
+                max_age = refresher.staleness(name, key[1])  # a busy app's is shorter
                 is_current = entry is not None and entry.current(now, max_age)
                 health_keys.append((name, key[1], entry, is_current))
                 # the last answer, and the last good series of parts that failed since

@@ -62,6 +62,7 @@ class SourcePlan:
     tiers: dict[str, TierPlan] = field(default_factory=dict)  # "busy", "tail" (tiered sources)
     tail_per_cycle: int | None = None  # tail apps per cycle (None: every app, every cycle)
     busy_calls: int = 0  # the busy tier's calls per cycle
+    busy_staleness: float = 0.0  # the busy apps' staleness (``staleness``: the tail's)
 
     @property
     def lengthened(self) -> bool:
@@ -125,6 +126,11 @@ def _window_of(limiters: Limiters, action: str) -> str:
     quota = lim.quota.windows()
     tight = max(quota, key=lambda w: {"second": 1, "minute": 60, "day": 86400}[w] / quota[w])
     return tight
+
+
+def _stale(configured: float | None, interval: float) -> float:
+    """Staleness: the configured one, never under 2 intervals; 3 intervals by default."""
+    return max(float(configured), 2 * interval) if configured else 3 * interval
 
 
 @dataclass(frozen=True)
@@ -214,12 +220,10 @@ def make_plan(
                      "busy_calls": t.busy_calls}  # fmt: skip
         if minimum <= configured:
             limited_by = ""
+
         slowest = max([effective, *(t.interval for t in extra.get("tiers", {}).values())])
-        staleness = (
-            max(float(settings.max_staleness_seconds), 2 * slowest)
-            if settings.max_staleness_seconds
-            else 3 * slowest
-        )
+        staleness = _stale(settings.max_staleness_seconds, slowest)
+        extra["busy_staleness"] = _stale(settings.max_staleness_seconds, effective)
         out[name] = SourcePlan(
             name,
             len(wanted[name]),

@@ -182,8 +182,13 @@ class Refresher:
     def interval(self, name: str) -> float:
         return self.plan.sources[name].effective
 
-    def staleness(self, name: str) -> float:
-        return self.plan.sources[name].staleness
+    def staleness(self, name: str, app_id: str = "") -> float:
+        """How long ``name``'s data of ``app_id`` is served: a busy app's follows the busy
+        tier's interval, every other app's the tail's."""
+        p = self.plan.sources[name]
+        if app_id and p.tiers and app_id in (self.traffic.busy() or ()):
+            return p.busy_staleness
+        return p.staleness
 
     def request_run(self, name: str, delay: float) -> None:
         """Ask for a run of ``name`` within ``delay`` seconds (kept until it is triggered)."""
@@ -264,34 +269,39 @@ class Refresher:
 
     # -- one cycle -----------------------------------------------------------------------------
 
-    def _apps_for(self, src: Source[Any]) -> list[AppTarget]:
+    def _apps_for(self, src: Source[Any]) -> tuple[list[AppTarget], int]:
+        """The cycle's apps, in order, and how many lead it as in trouble or busy."""
         if src.scope == "account":
-            return [AppTarget("")]
+            return [AppTarget("")], 1
         if self.targets.needs_discovery():
             for name, other in self.sources.items():
                 if other.discovers_apps:
                     self.refresh(name)  # discovery first; joins a cycle already in flight
         apps = [a for a in self.targets.current() if src.wants(a)]
-        if src.tiered:  # apps in trouble, busy apps by traffic, then the tail's chunk
-            plan = self.replan().sources.get(src.name)
-            chunk = plan.tail_per_cycle if plan is not None else None
-            now = self.clock.monotonic()
-            apps = self.traffic.cycle(src.name, apps, chunk, now, self.ondemand.judge.troubled())
-        return apps
+        busy = self.traffic.busy()
+        if not src.tiered or busy is None:
+            return apps, len(apps)
+        # apps in trouble, busy apps by traffic, then the tail's chunk
+        plan = self.replan().sources.get(src.name)
+        chunk = plan.tail_per_cycle if plan is not None else None
+        troubled = self.ondemand.judge.troubled()
+        apps = self.traffic.cycle(src.name, apps, chunk, self.clock.monotonic(), troubled)
+        return apps, sum(1 for a in apps if a.app_id in busy or a.app_id in troubled)
 
     def _cycle(self, name: str) -> None:
         src = self.sources[name]
         started = self.clock.monotonic()
         try:
-            apps = self._apps_for(src)
-            src.cycle_apps(apps, self.targets.app_ids())
+            apps, first = self._apps_for(src)
+            # the series cap may drop tail apps' series for apps in trouble and busy apps
+            dropped = src.cycle_apps(apps, self.targets.app_ids(), first)
             src.begin_cycle()
             pool = self._fetches[name]
             futures = [pool.submit(partial(self._fetch_one, src, app)) for app in apps]
             wait(futures)
             if src.scope == "app":  # (a tiered cycle's tail apps outside its chunk stay)
                 wanted = {a.app_id for a in self.targets.current() if src.wants(a)}
-                self.cache.retain(name, wanted, owner=self)
+                self.cache.retain(name, wanted - dropped, owner=self)
         except Cancelled:
             return
         except Exception as exc:  # a bug must not kill the refresher; the source shows down

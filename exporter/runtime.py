@@ -283,6 +283,8 @@ class Runtime:
             inline=self._inline,
             planning=settings.planning,
         )
+        if old is not None:  # the traffic tiers go on (busy apps stay busy)
+            refresher.traffic.adopt(old.refresher.traffic)
         scheduler = TimerScheduler(refresher) if settings.refresh.mode == "timer" else None
         return Engine(settings, client, limiters, sources, targets, refresher, scheduler)
 

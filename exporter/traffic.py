@@ -90,6 +90,20 @@ class Traffic:
         users = [s.value for s in snapshot.samples if s.metric == ONLINE_USERS]
         return self.observe(app_id, sum(users), now) if users else False
 
+    def adopt(self, old: Traffic) -> None:
+        """After a reload: go on with ``old``'s readings (and tail rotation), so the busy apps
+        stay busy instead of waiting for a whole realtime_operation cycle."""
+        with old._lock:
+            seen = {a: deque(v) for a, v in old._seen.items()}
+            picked = {s: dict(p) for s, p in old._picked.items()}
+        floor = self.settings.traffic_floor
+        with self._lock:
+            self._seen, self._picked = seen, picked
+            self._busy = frozenset(
+                a for a, v in seen.items() if v and max(u for _, u in v) >= floor
+            )
+            self.version += 1
+
     def forget(self, keep: Iterable[str]) -> None:
         """Drop apps no longer monitored."""
         keep = set(keep)

@@ -158,3 +158,34 @@ def test_an_app_taking_traffic_is_busy_after_one_realtime_operation_cycle() -> N
     assert first == "app-0007"  # the busy app first
     page = rt.app._landing()
     assert "Busy apps (1" in page and "app-0007" in page and "500 users at peak" in page
+
+
+def test_a_busy_apps_data_goes_stale_at_the_busy_pace_and_tiers_survive_a_reload() -> None:
+    from tests.faults.harness import build, only, series
+
+    apps = [f"app-{i:04d}" for i in range(200)]
+    configured = [{"app_id": a} for a in apps]
+    quota = {"requests_per_second": 2.0, "headroom": 0.9, "max_retries": 0}
+    sources = only("realtime_operation", "realtime_quality")
+    rt, vendor, clock = build(apps, sources, apps=configured, rate_limit=quota)
+    vendor.hook = lambda action, params: setattr(
+        vendor, "value", 500.0 if "Operation" in action and params["AppId"] == "app-0007" else 1.0
+    )
+    rt.refresher.refresh("realtime_operation")
+    rt.refresher.refresh("realtime_quality")
+    plan = rt.refresher.plan.sources["realtime_quality"]
+    assert plan.busy_staleness == 180 < plan.staleness  # 3 x 60 s; the tail's: 3 x its interval
+    assert rt.refresher.staleness("realtime_quality", "app-0007") == 180
+    assert rt.refresher.staleness("realtime_quality", "app-0001") == plan.staleness
+    for pt in ("native", "web"):
+        vendor.fail[("ListRealTimeQuality", pt)] = "InternalError"
+    clock.advance(181)
+    rt.refresher.refresh("realtime_quality")  # fails for the apps it calls
+    stall = series(rt, "volcengine_rtc_stall_ratio")
+    shown = {dict(labels)["app_id"] for labels in stall}
+    assert "app-0007" not in shown  # the busy app's data is stale after 3 busy intervals
+    assert "app-0001" in shown  # a tail app's is not: it is refreshed less often
+    rt.reload(rt.settings)
+    assert rt.refresher.traffic.busy() == {"app-0007"}  # the new engine goes on with the tiers
+    rt.refresher.replan()
+    assert rt.refresher.plan.sources["realtime_quality"].tiers["busy"].apps == 1

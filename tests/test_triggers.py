@@ -77,19 +77,39 @@ def collected(n: int, app: str) -> Collected:
 
 def test_the_cap_counts_what_the_tail_outside_the_cycle_holds() -> None:
     b = SeriesBudget(100)
-    b.plan(["hot", "t1"], {"hot", "t1", "t2"})
+    assert b.plan(["hot", "t1"], {"hot", "t1", "t2"}, 1) == frozenset()
     b.reset()
     assert len(b.take(collected(40, "hot"), "hot").samples) == 40
     assert len(b.take(collected(40, "t1"), "t1").samples) == 40
-    b.plan(["hot", "t2"], {"hot", "t1", "t2"})  # t1 keeps its 40 series
+    assert b.plan(["hot", "t2"], {"hot", "t1", "t2"}, 1) == frozenset()  # t1 keeps its 40
     b.reset()
     assert len(b.take(collected(40, "hot"), "hot").samples) == 40
     snap = b.take(collected(40, "t2"), "t2")
     assert len(snap.samples) == 20 and snap.dropped == 20  # 100 - 40 (t1) - 40 (hot)
     b.hold("t2", 60)  # a triggered answer, never cut, counts too
-    b.plan(["hot"], {"hot", "t1", "t2"})
+    b.plan(["hot", "t1"], {"hot", "t1", "t2"}, 2)  # t1 (40) and hot (40): t2 must go
+    b.plan(["t1"], {"hot", "t1", "t2"}, 0)
     b.reset()
-    assert len(b.take(collected(40, "hot"), "hot").samples) == 0  # 40 + 60 held elsewhere
-    b.plan(["hot"], {"hot"})  # the tail apps vanished: their series no longer count
+    assert len(b.take(collected(80, "t1"), "t1").samples) == 60  # 100 - 40 (hot)
+    b.plan(["t1"], {"t1"}, 1)  # the others vanished: their series no longer count
     b.reset()
-    assert len(b.take(collected(40, "hot"), "hot").samples) == 40
+    assert len(b.take(collected(90, "t1"), "t1").samples) == 90
+
+
+def test_apps_in_trouble_and_busy_apps_push_the_tail_out_of_the_cap() -> None:
+    b = SeriesBudget(100)
+    monitored = {"busy", "t1", "t2"}
+    b.plan(["t1", "t2"], monitored, 0)
+    b.reset()
+    for app in ("t1", "t2"):
+        assert len(b.take(collected(40, app), app).samples) == 40
+    # a new busy app needs 50: cut to what the tail leaves, the first time
+    assert b.plan(["busy"], monitored, 1) == frozenset()
+    b.reset()
+    assert len(b.take(collected(50, "busy"), "busy").samples) == 20
+    # the next cycle knows it needs 50: the largest tail holder goes (t1 and t2 tie: by name)
+    assert b.plan(["busy"], monitored, 1) == {"t1"}
+    b.reset()
+    assert len(b.take(collected(50, "busy"), "busy").samples) == 50
+    # a tail app in the cycle never pushes another tail app out
+    assert b.plan(["t1"], monitored, 0) == frozenset()

@@ -175,9 +175,13 @@ class Source(ABC, Generic[S]):
     def begin_cycle(self) -> None:
         """Called once before each refresh cycle over all apps."""
 
-    def cycle_apps(self, apps: Sequence[AppTarget], monitored: frozenset[str]) -> None:
-        """Called before ``begin_cycle`` with the cycle's apps, in order, and every app
-        monitored (a tiered source's cycle refreshes only some of the tail apps)."""
+    def cycle_apps(
+        self, apps: Sequence[AppTarget], monitored: frozenset[str], first: int
+    ) -> frozenset[str]:
+        """Called before ``begin_cycle`` with the cycle's apps, in order (the ``first`` of them
+        in trouble or busy), and every app monitored (a tiered source's cycle refreshes only
+        some of the tail apps). Returns apps whose series to drop at the end of the cycle."""
+        return frozenset()
 
     def focus(
         self, app: AppTarget, now: float, indicator: str, product_type: str, old: Snapshot | None

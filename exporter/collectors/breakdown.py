@@ -196,8 +196,10 @@ class _QualityBreakdown(Source[BreakdownSettings]):
             self.name, self.action, provider_of(self.client), s.dimensions, explicit
         )
 
-    def cycle_apps(self, apps: Sequence[AppTarget], monitored: frozenset[str]) -> None:
-        self.budget.plan((a.app_id for a in apps), monitored)
+    def cycle_apps(
+        self, apps: Sequence[AppTarget], monitored: frozenset[str], first: int
+    ) -> frozenset[str]:
+        return self.budget.plan([a.app_id for a in apps], monitored, first)
 
     def begin_cycle(self) -> None:
         self.budget.reset()
