@@ -295,6 +295,9 @@ class Refresher:
             apps, first = self._apps_for(src)
             # the series cap may drop tail apps' series for apps in trouble and busy apps
             dropped = src.cycle_apps(apps, self.targets.app_ids(), first)
+            if dropped:
+                log.warning("series cap reached: tail apps' series dropped for busy apps",
+                            source=name, apps=len(dropped))  # fmt: skip
             src.begin_cycle()
             pool = self._fetches[name]
             futures = [pool.submit(partial(self._fetch_one, src, app)) for app in apps]
