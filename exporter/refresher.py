@@ -284,7 +284,7 @@ class Refresher:
         # apps in trouble, busy apps by traffic, then the tail's chunk
         plan = self.replan().sources.get(src.name)
         chunk = plan.tail_per_cycle if plan is not None else None
-        troubled = self.ondemand.judge.troubled()
+        troubled = self.ondemand.judge.troubled() & busy  # an app back in the tail is not
         apps = self.traffic.cycle(src.name, apps, chunk, self.clock.monotonic(), troubled)
         return apps, sum(1 for a in apps if a.app_id in busy or a.app_id in troubled)
 
@@ -366,7 +366,9 @@ class Refresher:
         src.contribute(snapshot, self.targets)
         if src.feeds_traffic and self.traffic.observe_snapshot(app.app_id, snapshot, now):
             self.replan()  # an app changed tier: the next cycles take it in its new tier
-        self.ondemand.check(src, app.app_id, snapshot)
+        busy = self.traffic.busy()
+        if busy is None or app.app_id in busy:  # the tail is under the alerts' traffic gate
+            self.ondemand.check(src, app.app_id, snapshot)
         if src.discovers_apps:
             self._spike(src)
         if self.targets.apps_version != self._apps_version:

@@ -1,10 +1,11 @@
 """Diagnosis on demand: the realtime quality values that fetch an app's breakdown ahead of the
 round-robin.
 
-When a live quality value of an app crosses its threshold (``planning.triggers.thresholds``,
-default: the shipped alerts' sustained thresholds, ``exporter.thresholds``), the app's breakdown
-for that indicator and product type, in every configured dimension, is fetched next, within the
-breakdown action's own quota: the routine breakdown cycle keeps running for the other apps. A
+When a live quality value of a busy app (the refresher asks only for those) crosses its
+threshold (``planning.triggers.thresholds``, default: the shipped alerts' sustained thresholds,
+``exporter.thresholds``), the app's breakdown for that indicator and product type, in every
+configured dimension, is fetched next, within the breakdown action's own quota: the routine
+breakdown cycle keeps running for the other apps. A
 value that stays past its threshold does not trigger again; one that comes back and crosses
 again does. The apps past a threshold are "in trouble": the breakdown cycle takes them first,
 and the breakdown's series cap serves them first.

@@ -189,3 +189,26 @@ def test_a_busy_apps_data_goes_stale_at_the_busy_pace_and_tiers_survive_a_reload
     assert rt.refresher.traffic.busy() == {"app-0007"}  # the new engine goes on with the tiers
     rt.refresher.replan()
     assert rt.refresher.plan.sources["realtime_quality"].tiers["busy"].apps == 1
+
+
+def test_only_busy_apps_trigger_a_breakdown() -> None:
+    from tests.faults.harness import build, only
+
+    apps = [f"app-{i:04d}" for i in range(4)]
+    configured = [{"app_id": a} for a in apps]
+    sources = only("realtime_operation", "realtime_quality", "realtime_breakdown")
+    rt, vendor, _ = build(apps, sources, apps=configured)
+
+    def values(action: str, params: dict[str, Any]) -> None:
+        busy = params.get("AppId") == "app-0002"
+        if "Operation" in action:
+            vendor.value = 500.0 if busy else 5.0
+        else:  # every app's quality is bad: 50 % join success, 50 % stall
+            vendor.value = 50.0
+
+    vendor.hook = values
+    rt.refresher.refresh("realtime_operation")
+    rt.refresher.refresh("realtime_quality")
+    called = {app for action, app, _ in vendor.calls if action == "ListRealTimeQualityDistribution"}
+    assert called == {"app-0002"}  # the tail's few users: no trigger, no quota spent
+    assert rt.refresher.ondemand.judge.troubled() == {"app-0002"}
