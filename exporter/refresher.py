@@ -93,7 +93,7 @@ class Refresher:
         feeds = any(s.feeds_traffic for s in sources.values())
         self.traffic = Traffic(self.planning, signal=feeds)
         self.ondemand = OnDemand(sources, cache, self, telemetry, clock, waiter,
-                                 self.planning.triggers, inline=inline)  # fmt: skip
+                                 self.planning.triggers, self.staleness, inline=inline)  # fmt: skip
         self._tiers_logged: dict[str, str] = {}
         cache.claim(self)  # the newest refresher owns the cache; older ones can no longer write
         self.replan()

@@ -212,3 +212,36 @@ def test_only_busy_apps_trigger_a_breakdown() -> None:
     called = {app for action, app, _ in vendor.calls if action == "ListRealTimeQualityDistribution"}
     assert called == {"app-0002"}  # the tail's few users: no trigger, no quota spent
     assert rt.refresher.ondemand.judge.troubled() == {"app-0002"}
+
+
+def test_a_triggered_answer_replaces_its_series_and_keeps_the_entrys_fetch_time() -> None:
+    from tests.faults.harness import build, only, series
+
+    configured = [{"app_id": "app-0000"}]
+    sources = only("realtime_operation", "realtime_quality", "realtime_breakdown")
+    rt, vendor, clock = build(["app-0000"], sources, apps=configured)
+    state = {"bad": False}
+
+    def values(action: str, params: dict[str, Any]) -> None:
+        if "Operation" in action:
+            vendor.value = 500.0
+        elif "Distribution" in action:
+            vendor.value = 77.0 if state["bad"] else 1.0
+        else:
+            vendor.value = 50.0 if state["bad"] else 1.0
+
+    vendor.hook = values
+    rt.refresher.refresh("realtime_operation")
+    rt.refresher.refresh("realtime_breakdown")
+    fetched = rt.cache.get("realtime_breakdown", "app-0000").fetched_mono  # type: ignore[union-attr]
+    clock.advance(100)
+    state["bad"] = True
+    # 50 % join success triggers; this fake names its stall without a medium, which no alert
+    # judges: no trigger for the stall
+    rt.refresher.refresh("realtime_quality")
+    entry = rt.cache.get("realtime_breakdown", "app-0000")
+    assert entry is not None and entry.fetched_mono == fetched  # the others look no fresher
+    join = series(rt, "volcengine_rtc_breakdown_join_room_success_ratio")
+    assert set(join.values()) == {0.77} and len(join) == 4  # 2 product types x 2 dimensions
+    stall = series(rt, "volcengine_rtc_breakdown_stall_ratio")
+    assert set(stall.values()) == {0.01}  # not triggered: the routine answer stays
