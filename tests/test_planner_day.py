@@ -44,11 +44,14 @@ def refreshes(times: list[float]) -> list[float]:
     return out
 
 
-@pytest.mark.slow  # ~20,000 simulated calls
-def test_busy_apps_stay_fresh_and_every_app_keeps_its_series_at_500_apps() -> None:
+@pytest.mark.parametrize(
+    "hours",
+    [0.5, pytest.param(2.0, marks=pytest.mark.slow)],  # ~6,000 and ~25,000 simulated calls
+)
+def test_busy_apps_stay_fresh_and_every_app_keeps_its_series_at_500_apps(hours: float) -> None:
     rt, sim, clock, calls = account(500, ["realtime_operation", "realtime_quality"])
     busy_ids = {a.app_id for a in sim.running_apps[:20]}
-    end = T0 + 2 * 3600
+    end = T0 + hours * 3600
     drive(rt.refresher, clock, end)
     plan = rt.refresher.plan.sources["realtime_quality"]
     assert rt.refresher.traffic.busy() == busy_ids
