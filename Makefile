@@ -64,11 +64,12 @@ actionlint: tools
 
 test: lint mypy tools unit  ## everything CI runs
 
-bench: install-test  ## quota, scrape, memory, load, reload and fault figures (docs/performance.md)
+bench: install-test  ## quota, scrape, memory, load, reload, fault and tier figures (docs/performance.md)
 	$(BIN)/python benchmarks/bench_scrape.py
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_reload.py
 	$(BIN)/python benchmarks/bench_faults.py
+	$(BIN)/python benchmarks/bench_planner.py
 
 mixin: install-test  ## regenerate dashboards, rules, routing, runbooks, layout pictures and mixin/
 	$(BIN)/volc-rtc-exporter mixin --png --jsonnet

@@ -247,3 +247,4 @@ class SourceStatus:
     cycle_duration: float | None = None
     next_due: float | None = None
     running: bool = False
+    tiers: tuple[tuple[str, int, float], ...] = ()  # (tier, apps, interval) of a tiered source

@@ -77,6 +77,21 @@ HEALTH: dict[str, HealthSpec] = {
         "planner allows it for the current app list (never shorter than configured).",
         "source", "kind",
     ),
+    "tier_apps": _h(
+        "source_tier_apps",
+        "gauge",
+        "Apps in each traffic tier of a tiered source: tier=busy (peak online users at least "
+        "planning.traffic_floor), tier=tail (the rest).",
+        "source", "tier",
+    ),
+    "tier_interval": _h(
+        "source_tier_interval_seconds",
+        "gauge",
+        "The planned refresh interval of each traffic tier of a tiered source: how often each "
+        "app of the tier is refreshed (source_interval_seconds{kind=\"effective\"} is the busy "
+        "tier's).",
+        "source", "tier",
+    ),
     "quota_remaining": _h(
         "quota_remaining",
         "gauge",
@@ -126,6 +141,13 @@ HEALTH: dict[str, HealthSpec] = {
         "Series not exported because a source exceeded its series cap "
         "(sources.call_detail.max_client_series, sources.*_breakdown.max_breakdown_series).",
         "source",
+    ),
+    "triggers": _h(
+        "breakdown_triggers_total",
+        "counter",
+        "Breakdowns fetched ahead of the cycle because an app's live quality crossed a "
+        "threshold (planning.triggers), by source and indicator.",
+        "source", "indicator",
     ),
     "runs_skipped": _h(
         "source_runs_skipped_total",

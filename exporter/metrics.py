@@ -51,7 +51,7 @@ class RefreshView(Protocol):
     @property
     def clock(self) -> Clock: ...
 
-    def staleness(self, name: str) -> float: ...
+    def staleness(self, name: str, app_id: str = "") -> float: ...
 
 
 __all__ = ["CacheCollector", "Exposition", "LiveCollector", "ReloadStatus", "make_registries"]
@@ -96,7 +96,8 @@ class CacheCollector(Collector):
         for src in self._engine().sources.values():
             for spec in src.specs:
                 yield GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
-        for key in ("up", "last_success", "data_ts", "duration", "interval"):
+        for key in ("up", "last_success", "data_ts", "duration", "interval", "tier_apps",
+                    "tier_interval"):  # fmt: skip
             yield _family(key)
 
     def collect(self) -> Iterable[Metric]:
@@ -114,7 +115,6 @@ class CacheCollector(Collector):
         out: list[tuple[Any, list[Metric]]] = []
         health_keys: list[tuple[str, str, Entry | None, bool]] = []
         for name, src in refresher.sources.items():
-            max_age = refresher.staleness(name)
             keys = [(name, "")] if src.scope == "account" else [
                 (name, a.app_id) for a in targets if src.wants(a)
             ]  # fmt: skip
@@ -124,6 +124,7 @@ class CacheCollector(Collector):
             fresh_keys = []
             for key in keys:
                 entry = entries.get(key)
+                max_age = refresher.staleness(name, key[1])  # a busy app's is shorter
                 is_current = entry is not None and entry.current(now, max_age)
                 health_keys.append((name, key[1], entry, is_current))
                 # the last answer, and the last good series of parts that failed since
@@ -163,6 +164,7 @@ class CacheCollector(Collector):
                 return cached[1]
         up, last, data_ts = _family("up"), _family("last_success"), _family("data_ts")
         duration, interval = _family("duration"), _family("interval")
+        tier_apps, tier_interval = _family("tier_apps"), _family("tier_interval")
         for name, app_id, entry, is_fresh in keys:
             up.add_metric([name, app_id], 1.0 if entry and entry.up and is_fresh else 0.0)
             if entry is None or entry.success_wall is None:
@@ -178,7 +180,10 @@ class CacheCollector(Collector):
                 duration.add_metric([name], status.cycle_duration)
             interval.add_metric([name, "configured"], status.configured_interval)
             interval.add_metric([name, "effective"], status.effective_interval)
-        families: list[Metric] = [up, last, data_ts, duration, interval]
+            for tier, apps, seconds in status.tiers:
+                tier_apps.add_metric([name, tier], apps)
+                tier_interval.add_metric([name, tier], seconds)
+        families: list[Metric] = [up, last, data_ts, duration, interval, tier_apps, tier_interval]
         with self._lock:
             self._built["\0health"] = (hkey, families)
         return families

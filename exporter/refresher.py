@@ -34,11 +34,13 @@ from exporter.collectors.base import Source
 from exporter.errors import ApiError
 from exporter.limiter import Cancelled, Limiters, Waiter
 from exporter.log import get_logger
-from exporter.planner import Plan, make_plan
+from exporter.ondemand import OnDemand
+from exporter.planner import Plan, SourcePlan, make_plan
 from exporter.pool import DaemonPool, settle
 from exporter.refresh_log import RefreshLog
 from exporter.targets import Targets
 from exporter.telemetry import Telemetry
+from exporter.traffic import PlanningSettings, Traffic
 from exporter.types import AppTarget, Clock, Snapshot
 
 __all__ = ["RECHECK_SECONDS", "Refresher"]
@@ -61,6 +63,7 @@ class Refresher:
         *,
         concurrency: int = 2,
         inline: bool = False,
+        planning: PlanningSettings | None = None,
     ) -> None:
         self.sources = sources
         self.cache = cache
@@ -78,13 +81,20 @@ class Refresher:
         self._fetches = {n: DaemonPool(0 if inline else concurrency, f"fetch-{n}") for n in sources}
         self._log = RefreshLog()
         self._attempted: set[str] = set()
-        self._plan_version = -1
+        self._plan_version: tuple[int, int] = (-1, -1)
         self._apps_version = -1
         self._logged_intervals: dict[str, float] = {}  # effective intervals last logged
         self._listeners: list[Callable[[], None]] = []
         self._early: dict[str, float] = {}
         self.retired = False
         self.plan: Plan = Plan({})
+        # traffic tiers (exporter.traffic) and triggered breakdowns (exporter.ondemand)
+        self.planning = planning or PlanningSettings()
+        feeds = any(s.feeds_traffic for s in sources.values())
+        self.traffic = Traffic(self.planning, signal=feeds)
+        self.ondemand = OnDemand(sources, cache, self, telemetry, clock, waiter,
+                                 self.planning.triggers, self.staleness, inline=inline)  # fmt: skip
+        self._tiers_logged: dict[str, str] = {}
         cache.claim(self)  # the newest refresher owns the cache; older ones can no longer write
         self.replan()
 
@@ -96,6 +106,7 @@ class Refresher:
     def shutdown(self) -> None:
         self.waiter.cancel()
         self._cycles.shutdown()
+        self.ondemand.shutdown()
         for pool in self._fetches.values():
             pool.shutdown()
 
@@ -116,14 +127,17 @@ class Refresher:
         """Recompute the plan when the app list changed; drop what vanished from the cache;
         log what the quota lengthens; tell the subscribers."""
         with self._plan_lock:
-            version, apps_version = self.targets.version, self.targets.apps_version
+            version = (self.targets.version, self.traffic.version)
             if version == self._plan_version:
                 return self.plan
-            self._apps_version = apps_version
+            self._apps_version = self.targets.apps_version
             ids = self.targets.app_ids()
             self.cache.set_apps(ids, owner=self)  # vanished apps' series go now
             self._log.forget_apps(ids)
-            plan = make_plan(self.sources, self.targets.current(), self.limiters)
+            self.traffic.forget(ids)
+            self.ondemand.judge.forget(ids)
+            plan = make_plan(self.sources, self.targets.current(), self.limiters,
+                             self.traffic.busy(), self.planning.tail_min_share)  # fmt: skip
             self._plan_version = version
             old = self.plan
             for name, p in plan.sources.items():
@@ -133,8 +147,10 @@ class Refresher:
                     configured_interval=p.configured,
                     effective_interval=p.effective,
                     staleness=p.staleness,
+                    tiers=tuple((t, x.apps, x.interval) for t, x in p.tiers.items()),
                 )
                 self._log_lengthened(name, p)
+                self._log_tiers(name, p)
             self.plan = plan
         if any(
             (o := old.sources.get(n)) is not None and o.effective != p.effective
@@ -157,11 +173,22 @@ class Refresher:
                 arithmetic=p.arithmetic(),
             )
 
+    def _log_tiers(self, name: str, p: SourcePlan) -> None:
+        summary = p.tier_summary()
+        if summary and self._tiers_logged.get(name) != summary:
+            self._tiers_logged[name] = summary
+            log.info("traffic tiers", source=name, tiers=summary)
+
     def interval(self, name: str) -> float:
         return self.plan.sources[name].effective
 
-    def staleness(self, name: str) -> float:
-        return self.plan.sources[name].staleness
+    def staleness(self, name: str, app_id: str = "") -> float:
+        """How long ``name``'s data of ``app_id`` is served: a busy app's follows the busy
+        tier's interval, every other app's the tail's."""
+        p = self.plan.sources[name]
+        if app_id and p.tiers and app_id in (self.traffic.busy() or ()):
+            return p.busy_staleness
+        return p.staleness
 
     def request_run(self, name: str, delay: float) -> None:
         """Ask for a run of ``name`` within ``delay`` seconds (kept until it is triggered)."""
@@ -242,26 +269,42 @@ class Refresher:
 
     # -- one cycle -----------------------------------------------------------------------------
 
-    def _apps_for(self, src: Source[Any]) -> list[AppTarget]:
+    def _apps_for(self, src: Source[Any]) -> tuple[list[AppTarget], int]:
+        """The cycle's apps, in order, and how many lead it as in trouble or busy."""
         if src.scope == "account":
-            return [AppTarget("")]
+            return [AppTarget("")], 1
         if self.targets.needs_discovery():
             for name, other in self.sources.items():
                 if other.discovers_apps:
                     self.refresh(name)  # discovery first; joins a cycle already in flight
-        return [a for a in self.targets.current() if src.wants(a)]
+        apps = [a for a in self.targets.current() if src.wants(a)]
+        busy = self.traffic.busy()
+        if not src.tiered or busy is None:
+            return apps, len(apps)
+        # apps in trouble, busy apps by traffic, then the tail's chunk
+        plan = self.replan().sources.get(src.name)
+        chunk = plan.tail_per_cycle if plan is not None else None
+        troubled = self.ondemand.judge.troubled() & busy  # an app back in the tail is not
+        apps = self.traffic.cycle(src.name, apps, chunk, self.clock.monotonic(), troubled)
+        return apps, sum(1 for a in apps if a.app_id in busy or a.app_id in troubled)
 
     def _cycle(self, name: str) -> None:
         src = self.sources[name]
         started = self.clock.monotonic()
         try:
-            apps = self._apps_for(src)
+            apps, first = self._apps_for(src)
+            # the series cap may drop tail apps' series for apps in trouble and busy apps
+            dropped = src.cycle_apps(apps, self.targets.app_ids(), first)
+            if dropped:
+                log.warning("series cap reached: tail apps' series dropped for busy apps",
+                            source=name, apps=len(dropped))  # fmt: skip
             src.begin_cycle()
             pool = self._fetches[name]
             futures = [pool.submit(partial(self._fetch_one, src, app)) for app in apps]
             wait(futures)
-            if src.scope == "app":
-                self.cache.retain(name, {a.app_id for a in apps}, owner=self)
+            if src.scope == "app":  # (a tiered cycle's tail apps outside its chunk stay)
+                wanted = {a.app_id for a in self.targets.current() if src.wants(a)}
+                self.cache.retain(name, wanted - dropped, owner=self)
         except Cancelled:
             return
         except Exception as exc:  # a bug must not kill the refresher; the source shows down
@@ -321,6 +364,11 @@ class Refresher:
             log.warning("series cap reached", source=src.name, app_id=app.app_id,
                         dropped=snapshot.dropped)  # fmt: skip
         src.contribute(snapshot, self.targets)
+        if src.feeds_traffic and self.traffic.observe_snapshot(app.app_id, snapshot, now):
+            self.replan()  # an app changed tier: the next cycles take it in its new tier
+        busy = self.traffic.busy()
+        if busy is None or app.app_id in busy:  # the tail is under the alerts' traffic gate
+            self.ondemand.check(src, app.app_id, snapshot)
         if src.discovers_apps:
             self._spike(src)
         if self.targets.apps_version != self._apps_version:

@@ -281,7 +281,10 @@ class Runtime:
             clock,
             waiter,
             inline=self._inline,
+            planning=settings.planning,
         )
+        if old is not None:  # the traffic tiers go on (busy apps stay busy)
+            refresher.traffic.adopt(old.refresher.traffic)
         scheduler = TimerScheduler(refresher) if settings.refresh.mode == "timer" else None
         return Engine(settings, client, limiters, sources, targets, refresher, scheduler)
 

@@ -18,6 +18,7 @@ from prometheus_client.exposition import choose_encoder
 from exporter import __version__, revision
 from exporter.log import get_logger
 from exporter.metrics import Exposition
+from exporter.plan_page import plan_section
 
 if TYPE_CHECKING:
     from exporter.runtime import Runtime
@@ -115,7 +116,7 @@ class ExporterApp:
             cells = (source, app_id or "-", "up" if e.up else "DOWN", age, e.last_error or "-", nxt)
             rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
         table = "\n".join(rows) or "<tr><td colspan=6>no refresh has finished yet</td></tr>"
-        plan = html.escape(refresher.plan.table())
+        plan = plan_section(refresher.plan, refresher.traffic, rt.targets.app_names())
         settings = rt.settings
         return f"""<!doctype html>
 <html><head><title>Volcengine RTC exporter</title></head>
@@ -132,7 +133,7 @@ class ExporterApp:
 {table}
 </table>
 <h2>Quota plan</h2>
-<pre>{plan}</pre>
+{plan}
 </body></html>
 """
 

@@ -49,6 +49,7 @@ from exporter.configtext import (
 )
 from exporter.errors import ConfigError
 from exporter.quotas import PROVIDERS, QuotaSettings
+from exporter.traffic import PlanningSettings
 
 __all__ = [
     "DEFAULT_PORT",
@@ -241,6 +242,7 @@ class Settings(BaseSettings):
     sources: Sources = Field(default_factory=Sources)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     refresh: RefreshSettings = Field(default_factory=RefreshSettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     callbacks: CallbacksSettings = Field(default_factory=CallbacksSettings)

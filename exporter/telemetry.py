@@ -45,6 +45,7 @@ class Telemetry:
         self.unknown_unit = _counter("unknown_unit", registry)
         self.series_dropped = _counter("series_dropped", registry)
         self.runs_skipped = _counter("runs_skipped", registry)
+        self.triggers = _counter("triggers", registry)
         self.points_skipped = _counter("points_skipped", registry)
         spec = HEALTH["request_duration"]
         self.duration = Histogram(

@@ -153,8 +153,11 @@ def exporter_client() -> httpx.Client:
     return httpx.Client(verify=ca(), auth=(SCRAPE_USER, scrape_password()), timeout=10)
 
 
-def start_exporter(tmp: Path, scenarios: list[str], sim_port: int) -> tuple[Proc, int, str]:
-    (tmp / "exporter.yml").write_text(yaml.safe_dump(FAST_SOURCES))
+def start_exporter(
+    tmp: Path, scenarios: list[str], sim_port: int, sources: dict[str, Any] | None = None
+) -> tuple[Proc, int, str]:
+    config = {"sources": {**FAST_SOURCES["sources"], **(sources or {})}}
+    (tmp / "exporter.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     args = [sys.executable, "-m", "exporter", "--demo", f"--web.listen-address=127.0.0.1:{port}"]
     args += [f"--config.file={tmp / 'exporter.yml'}", f"--demo.listen-address=127.0.0.1:{sim_port}"]
@@ -172,7 +175,12 @@ def start_exporter(tmp: Path, scenarios: list[str], sim_port: int) -> tuple[Proc
     return exporter, port, app_id
 
 
-def start_stack(tmp: Path, scenarios: list[str], overrides: dict[str, Any] | None = None) -> Stack:
+def start_stack(
+    tmp: Path,
+    scenarios: list[str],
+    overrides: dict[str, Any] | None = None,
+    sources: dict[str, Any] | None = None,
+) -> Stack:
     prometheus = need_binary("prometheus")
     alertmanager = need_binary("prometheus-alertmanager")
     receiver = Receiver()
@@ -180,7 +188,7 @@ def start_stack(tmp: Path, scenarios: list[str], overrides: dict[str, Any] | Non
     (tmp / "rules.yml").write_text(files[RULES_PATH])
     (tmp / "alertmanager.yml").write_text(files[ALERTMANAGER_PATH])
     sim_port = free_port()
-    exporter, exp_port, app_id = start_exporter(tmp, scenarios, sim_port)
+    exporter, exp_port, app_id = start_exporter(tmp, scenarios, sim_port, sources)
     prom_port, am_port = free_port(), free_port()
     am = Proc(
         [
@@ -231,8 +239,10 @@ def start_stack(tmp: Path, scenarios: list[str], overrides: dict[str, Any] | Non
 def stack_factory(tmp_path: Path) -> Iterator[Any]:
     stacks: list[Stack] = []
 
-    def make(*scenarios: str, mixin: dict[str, Any] | None = None) -> Stack:
-        s = start_stack(tmp_path, list(scenarios), mixin)
+    def make(
+        *scenarios: str, mixin: dict[str, Any] | None = None, sources: dict[str, Any] | None = None
+    ) -> Stack:
+        s = start_stack(tmp_path, list(scenarios), mixin, sources)
         stacks.append(s)
         return s
 
@@ -322,6 +332,23 @@ def test_stall_spike_pages_the_on_call(stack_factory: Any) -> None:
     # this stack receives no event callbacks: the per-storage upload share has no series before
     # the first upload event (tests/test_callbacks_process.py runs the event feed end to end)
     assert [p for p in empty if p != "rtc-events: Upload failure share by storage (1h)"] == []
+
+
+@pytest.mark.slow
+def test_the_first_page_of_a_segment_stall_names_the_segment(stack_factory: Any) -> None:
+    """Issue 21 item 2 end to end: the routine breakdown runs hourly here, so only the trigger
+    can bring the android segment before the severe page (for: 6s) goes out."""
+    stack = stack_factory(sources={"realtime_breakdown": {"interval_seconds": 3600}})
+    breakdown = f'volcengine_rtc_breakdown_stall_ratio{{app_id="{stack.app_id}"}}'
+    wait_for(lambda: bool(stack.query(breakdown)), 60, "the first routine breakdown")
+    stack.scenario("stall_spike", app_id=stack.app_id, media="video", os="android", value=60)
+    page = wait_page(stack, "RtcVideoStallSevere")
+    assert page["labels"]["app_id"] == stack.app_id
+    assert "Worst segment: os=android at 60%" in page["annotations"]["description"], page
+    triggered = stack.query(
+        'volcengine_rtc_exporter_breakdown_triggers_total{indicator="stall_rate"} > 0'
+    )
+    assert triggered
 
 
 @pytest.mark.slow

@@ -32,12 +32,8 @@ from tests.conftest import ROOT, need_binary
 RULES = ROOT / RULES_PATH
 MIXIN = ROOT / "exporter" / "mixin"
 
-# families of the metrics contract that no source serves yet (the diagnosis sources, and the
-# traffic-aware planner's tiers and triggered breakdowns)
+# families of the metrics contract that no source serves yet (the diagnosis sources)
 PENDING = {
-    "volcengine_rtc_exporter_source_tier_apps",
-    "volcengine_rtc_exporter_source_tier_interval_seconds",
-    "volcengine_rtc_exporter_breakdown_triggers_total",
     *(f"volcengine_rtc_breakdown_{v.metric}" for v in quality_views()),
     *(f"volcengine_rtc_report_breakdown_{v.metric}" for v in quality_views()),
     "volcengine_rtc_report_breakdown_users",

@@ -22,7 +22,10 @@ def runtime(apps: int, **kw: Any) -> Runtime:
 
 
 def test_a_slow_quota_lengthens_the_interval_instead_of_losing_series() -> None:
-    rt = runtime(100, sources={"realtime_operation": {"interval_seconds": 10}})
+    # traffic_floor 0: every app is busy, one tier (tests/test_planner_tiers.py: two tiers)
+    rt = runtime(
+        100, sources={"realtime_operation": {"interval_seconds": 10}}, planning={"traffic_floor": 0}
+    )
     p = rt.refresher.plan.sources["realtime_operation"]
     # 100 calls at 2/s x 0.9: 55.6 s, plus the planning margin
     assert p.calls == {"ListRealTimeOperationData": 100}
@@ -102,6 +105,8 @@ def test_config_check_prints_the_plan(tmp_path: Any, capsys: pytest.CaptureFixtu
     assert main(["--config.file", str(path), "--config.check"]) == 0
     out = capsys.readouterr().out
     assert "quota plan" in out and "ListRealTimeOperationData=100" in out
+    # the live quality's traffic tiers: no app has shown traffic yet, all in the tail
+    assert "busy 0 @ 60s, tail 100 @ 120s (51 per cycle)" in out
     assert "Sup3rSecret" not in out
 
 

@@ -162,6 +162,7 @@ def test_a_shorter_plan_wakes_apscheduler_and_brings_the_next_run_forward(
         only("apps", "realtime_operation", "realtime_quality"),
         apps=None,
         rate_limit={"requests_per_second": 2.0, "headroom": 0.9, "max_retries": 0},
+        planning={"traffic_floor": 0},  # one tier: the quota stretches every app's interval
     )
     monkeypatch.setattr(aps_base, "datetime", virtual_datetime(clock))
     wall = lambda: dt.datetime.fromtimestamp(clock.time(), dt.UTC)  # noqa: E731

@@ -153,6 +153,11 @@ class Source(ABC, Generic[S]):
     scope: ClassVar[Literal["app", "account"]] = "app"
     discovers_apps: ClassVar[bool] = False  # runs first while the app list is unknown
     feeds_watch_list: ClassVar[bool] = False  # contribute() picks users to watch automatically
+    # planned in traffic tiers: busy apps at the configured interval, the tail in chunks
+    tiered: ClassVar[bool] = False
+    feeds_traffic: ClassVar[bool] = False  # its online users sort the apps into traffic tiers
+    judged: ClassVar[bool] = False  # its values can trigger a diagnosis (exporter.triggers)
+    diagnoses: ClassVar[bool] = False  # focus() fetches what a trigger asks for
 
     def __init__(self, client: VolcClient, settings: S, tz: dt.tzinfo) -> None:
         self.settings = settings
@@ -169,6 +174,21 @@ class Source(ABC, Generic[S]):
 
     def begin_cycle(self) -> None:
         """Called once before each refresh cycle over all apps."""
+
+    def cycle_apps(
+        self, apps: Sequence[AppTarget], monitored: frozenset[str], first: int
+    ) -> frozenset[str]:
+        """Called before ``begin_cycle`` with the cycle's apps, in order (the ``first`` of them
+        in trouble or busy), and every app monitored (a tiered source's cycle refreshes only
+        some of the tail apps). Returns apps whose series to drop at the end of the cycle."""
+        return frozenset()
+
+    def focus(
+        self, app: AppTarget, now: float, indicator: str, product_type: str, old: Snapshot | None
+    ) -> Snapshot:
+        """A triggered fetch (``diagnoses`` sources): ``old`` with ``indicator``'s series of
+        ``product_type`` replaced by a fresh answer."""
+        raise NotImplementedError(f"source {self.name} does not fetch on demand")
 
     @abstractmethod
     def fetch(self, app: AppTarget, now: float) -> Snapshot:

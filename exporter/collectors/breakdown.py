@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from abc import abstractmethod
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, Literal, get_args
@@ -196,6 +196,11 @@ class _QualityBreakdown(Source[BreakdownSettings]):
             self.name, self.action, provider_of(self.client), s.dimensions, explicit
         )
 
+    def cycle_apps(
+        self, apps: Sequence[AppTarget], monitored: frozenset[str], first: int
+    ) -> frozenset[str]:
+        return self.budget.plan([a.app_id for a in apps], monitored, first)
+
     def begin_cycle(self) -> None:
         self.budget.reset()
 
@@ -231,7 +236,50 @@ class _QualityBreakdown(Source[BreakdownSettings]):
             calls.finish(out.skipped)
 
         per_part(out, "product_type", s.product_types, one)
-        return self.budget.take(out)
+        return self.budget.take(out, app.app_id)
+
+    def _round(
+        self, app: AppTarget, now: float, out: Collected, indicator: str, product_type: str
+    ) -> None:
+        """Every active dimension of one indicator and product type (one DimensionRound)."""
+        (start, end), complete_after, as_of = self.query_window(now)
+        calls = self.dimensions.round()
+        for dimension in self.dimensions.active():
+            result = calls.call(dimension, partial(
+                self.client.query_distribution, self.action, app.app_id, start, end,
+                indicator, DIMENSIONS[dimension], product_type,
+            ))  # fmt: skip
+            if result is None:
+                continue
+            out.skipped.update(result.skipped)
+            base: Labels = (("app_id", app.app_id), ("product_type", product_type))
+            self._collect(out, result.indicators, base, dimension, complete_after, as_of)
+        calls.finish(out.skipped)
+
+    def focus(
+        self, app: AppTarget, now: float, indicator: str, product_type: str, old: Snapshot | None
+    ) -> Snapshot:
+        out = Collected()
+        self._round(app, now, out, indicator, product_type)
+        fresh, _ = out.snapshot()  # a triggered answer is never cut by the series cap
+        families = {self.prefix + row.metric for row in ROWS if row.key == indicator}
+        part = ("product_type", product_type)
+        kept = [
+            s
+            for s in (old.samples if old is not None else [])
+            if s.metric not in families or part not in s.labels
+        ]
+        merged = Snapshot(
+            samples=kept + fresh.samples,
+            data_timestamp=max(
+                (t for t in (fresh.data_timestamp, old and old.data_timestamp) if t), default=None
+            ),
+            skipped=fresh.skipped,
+            unknown_units=fresh.unknown_units,
+            failed_parts=dict(old.failed_parts) if old is not None else {},
+        )
+        self.budget.hold(app.app_id, len(merged.samples))
+        return merged
 
     def _collect(
         self,
@@ -275,6 +323,8 @@ class RealtimeBreakdownSource(_QualityBreakdown):
     prefix = "volcengine_rtc_breakdown_"
     settings_model = BreakdownSettings
     order = 25
+    tiered = True
+    diagnoses = True
     specs = family_specs(
         ROWS,
         prefix=prefix,

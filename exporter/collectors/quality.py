@@ -189,6 +189,8 @@ class RealtimeQualitySource(Source[RealtimeQualitySettings]):
     actions = (LIVE,)
     settings_model = RealtimeQualitySettings
     order = 20
+    tiered = True
+    judged = True
     specs = family_specs(
         ROWS,
         prefix="volcengine_rtc_",

@@ -53,6 +53,7 @@ class RealtimeOperationSource(Source[RealtimeOperationSettings]):
     actions = (ACTION,)
     settings_model = RealtimeOperationSettings
     order = 10
+    feeds_traffic = True
     specs = family_specs(
         ROWS,
         prefix="volcengine_rtc_",

@@ -22,6 +22,7 @@ from pydantic import (
 from exporter.errors import ConfigError
 from exporter.mixin.callbacks import CallbackAlerts
 from exporter.settings import format_validation_error
+from exporter.thresholds import SUSTAINED, TRAFFIC_FLOOR, TRAFFIC_WINDOW_SECONDS
 
 __all__ = [
     "PLACEHOLDER_DOCS_URL",
@@ -59,11 +60,22 @@ class _M(BaseModel):
 class Thresholds(_M):
     """The sustained tier (``for.quality``) and the health thresholds."""
 
-    join_room_success_min: float = Field(default=0.95, gt=0, le=1, description="5 s join success")
-    audio_stall_max: float = Field(default=0.05, gt=0, le=1, description="80 ms audio stall")
-    video_stall_max: float = Field(default=0.08, gt=0, le=1, description="500 ms video stall")
-    first_frame_success_min: float = Field(default=0.97, gt=0, le=1, description="send and decode")
-    network_delay_within_threshold_min: float = Field(default=0.90, gt=0, le=1)
+    # the defaults live in exporter.thresholds: the exporter's diagnosis triggers use them too
+    join_room_success_min: float = Field(
+        default=SUSTAINED["join_room_success_min"], gt=0, le=1, description="5 s join success"
+    )
+    audio_stall_max: float = Field(
+        default=SUSTAINED["audio_stall_max"], gt=0, le=1, description="80 ms audio stall"
+    )
+    video_stall_max: float = Field(
+        default=SUSTAINED["video_stall_max"], gt=0, le=1, description="500 ms video stall"
+    )
+    first_frame_success_min: float = Field(
+        default=SUSTAINED["first_frame_success_min"], gt=0, le=1, description="send and decode"
+    )
+    network_delay_within_threshold_min: float = Field(
+        default=SUSTAINED["network_delay_within_threshold_min"], gt=0, le=1
+    )
     online_users_drop_ratio: float = Field(
         default=0.5,
         gt=0,
@@ -177,10 +189,12 @@ class MixinConfig(_M):
         default=200, ge=0, description="traffic gate of paging quality alerts (peak users)"
     )
     min_online_users_warning: float = Field(
-        default=50, ge=0, description="traffic gate of warning-level quality alerts"
+        default=TRAFFIC_FLOOR, ge=0, description="traffic gate of warning-level quality alerts"
     )
     gate_window: str = Field(
-        default="1h", pattern=_DURATION, description="the gate looks at the peak over this window"
+        default=f"{TRAFFIC_WINDOW_SECONDS / 3600:g}h",
+        pattern=_DURATION,
+        description="the gate looks at the peak over this window",
     )
     hold_missing_data: str = Field(
         default="1h",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["CST", "SimApp", "make_apps", "noise"]
@@ -152,8 +153,9 @@ class SimApp:
         return round(max(0.0, base * (1 + 0.15 * n)), 2)
 
 
-def make_apps(count: int, seed: int = 1) -> list[SimApp]:
-    """``count`` running apps plus one suspended app that discovery must skip."""
+def make_apps(count: int, seed: int = 1, peaks: Sequence[int] = ()) -> list[SimApp]:
+    """``count`` running apps plus one suspended app that discovery must skip. ``peaks``: the
+    peak online users of the first apps (default: a heavy tail from 6,000 down to 20)."""
     apps = []
     for i in range(count + 1):
         h = hashlib.sha256(f"app|{seed}|{i}".encode()).hexdigest()
@@ -166,7 +168,7 @@ def make_apps(count: int, seed: int = 1) -> list[SimApp]:
                 status=1 if running else 6,
                 app_key=hashlib.sha256(f"appkey|{seed}|{i}".encode()).hexdigest(),
                 secondary_app_key=hashlib.sha256(f"appkey2|{seed}|{i}".encode()).hexdigest(),
-                peak_users=max(20, int(6000 / (1 + i) ** 0.8)),
+                peak_users=peaks[i] if i < len(peaks) else max(20, int(6000 / (1 + i) ** 0.8)),
                 room_size=2.5 + (i % 4),
                 seed=seed,
             )

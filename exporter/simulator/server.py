@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -88,8 +88,9 @@ class Simulator:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         scenarios: list[str] | None = None,
+        peaks: Sequence[int] = (),
     ) -> None:
-        self.apps: list[SimApp] = make_apps(apps, seed)
+        self.apps: list[SimApp] = make_apps(apps, seed, peaks)
         self.by_id = {a.app_id: a for a in self.apps}
         self.seed = seed
         self.credentials = credentials or {
