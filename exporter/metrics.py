@@ -200,9 +200,15 @@ class CacheCollector(Collector):
 
 
 class ReloadStatus:
+    """The last configuration reload (SIGHUP, /-/reload) and the web config file's."""
+
     def __init__(self, clock: Callable[[], float]) -> None:
         self.successful = True
         self.success_timestamp = clock()
+        self.web_config_ok = True  # the web config file is in use as it is on disk
+
+    def set_web_config(self, ok: bool) -> None:
+        self.web_config_ok = ok
 
 
 class LiveCollector(Collector):
@@ -230,7 +236,7 @@ class LiveCollector(Collector):
                 if left is not None:
                     quota.add_metric([action, window], left)
         ok, ts = _family("reload_ok"), _family("reload_ts")
-        ok.add_metric([], 1.0 if self._reload.successful else 0.0)
+        ok.add_metric([], 1.0 if self._reload.successful and self._reload.web_config_ok else 0.0)
         ts.add_metric([], self._reload.success_timestamp)
         return [build, quota, ok, ts]
 
