@@ -165,6 +165,16 @@ TABLE: list[tuple[str, bytes, tuple[int, ...], bool]] = [
     ("no Host", b"GET /-/healthy HTTP/1.1\r\nConnection: close\r\n\r\n", (400,), True),
     ("two Host headers", b"GET /-/healthy HTTP/1.1\r\n" + H + b"Host: y\r\n\r\n", (400,), True),
     ("HTTP/2.0 request line", b"GET /-/healthy HTTP/2.0\r\n" + H + b"\r\n", (505,), True),
+    # HTTP/1.1 only: no switch to HTTP/2 on a cleartext preface or an h2c Upgrade
+    ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", (505,), True),
+    (
+        "h2c Upgrade",
+        b"GET /-/healthy HTTP/1.1\r\n"
+        + H
+        + b"Connection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+        (200,),
+        True,
+    ),  # fmt: skip
     (
         "huge header",
         b"GET /-/healthy HTTP/1.1\r\n" + H + b"X: " + b"a" * 70_000 + b"\r\n\r\n",
@@ -352,3 +362,25 @@ def _auth_middleware(ex: Exporter) -> AuthMiddleware:
     while not isinstance(app, AuthMiddleware):
         app = app._app
     return app
+
+
+def test_a_web_config_rewritten_badly_keeps_auth_and_reports_the_reload_failed(start: Any) -> None:  # fmt: skip
+    ex = start(users=True)
+    path = ex.rt.settings.web.config_file
+    assert path is not None
+    good = Path(path).read_text()
+
+    def reload_ok() -> bytes:
+        ex.rt.clock.t += 1  # type: ignore[attr-defined]  # past the live part's sharing window
+        line = [ln for ln in ex.rt.view.body().splitlines() if ln.startswith(b"volcengine_rtc_exporter_config_last_reload_successful ")]  # fmt: skip
+        return line[0].rsplit(b" ", 1)[1]
+
+    assert reload_ok() == b"1.0"
+    for bad in ("", "basic_auth_users:\n  prometheus: $2b$04$trunc", "http_server_config: {}\n"):
+        Path(path).write_text(bad)  # truncated, half written, without the users
+        assert ex.scrape().status_code == 401  # never served without credentials
+        assert ex.scrape(Authorization=AUTH).status_code == 200
+        assert reload_ok() == b"0.0"
+    Path(path).write_text(good + "\n")
+    assert ex.scrape(Authorization=AUTH).status_code == 200
+    assert reload_ok() == b"1.0"

@@ -164,6 +164,19 @@ def test_tls_handshake_and_plain_http_refused(pki: PKI, start: Any) -> None:
         httpx.get(s.url, verify=ssl.create_default_context())
 
 
+def test_a_rotated_certificate_is_served_to_clients_without_sni(pki: PKI, start: Any) -> None:
+    pki.issue("server")
+    s, _ = start({"tls_server_config": {"cert_file": "server.crt", "key_file": "server.key"}})
+    second = pki.issue("server")
+    ctx = client_context(pki)
+    ctx.check_hostname = False
+    with socket.create_connection(s.address, timeout=10) as raw_sock:
+        with ctx.wrap_socket(raw_sock) as tls:  # no server_hostname: no SNI extension
+            der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    assert x509.load_der_x509_certificate(der).serial_number == second.serial
+
+
 def test_min_version_is_honoured(pki: PKI, start: Any) -> None:
     pki.issue("server")
     tls = {"cert_file": "server.crt", "key_file": "server.key", "min_version": "TLS13"}

@@ -11,6 +11,8 @@ from hypercorn.asyncio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.config import Config
 from hypercorn.events import Closed, Event, RawData, Updated
+from hypercorn.protocol import ProtocolWrapper
+from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.typing import AppWrapper
 
 from exporter.web.source import WebConfigSource
@@ -38,6 +40,10 @@ class ServerLimits:
 _BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
+async def _http11_only(_request: object) -> None:
+    return None
+
+
 class _Connection(TCPServer):
     def __init__(
         self, owner: Connections, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -51,6 +57,18 @@ class _Connection(TCPServer):
         self.idle_since = self.loop.time()
         self.deadline = self.idle_since + self._limits.head_timeout
         self._line: bytes | None = None  # the start of a request line not yet judged
+
+    @property
+    def protocol(self) -> ProtocolWrapper:
+        return self._protocol
+
+    @protocol.setter
+    def protocol(self, wrapper: ProtocolWrapper) -> None:
+        # HTTP/1.1 only: no switch to HTTP/2 on a cleartext preface or an h2c Upgrade (the
+        # preface is then an HTTP/2.0 request line, answered 505; the Upgrade is ignored)
+        if isinstance(wrapper.protocol, H11Protocol):
+            wrapper.protocol._check_protocol = _http11_only  # type: ignore[method-assign,assignment]
+        self._protocol = wrapper
 
     def abort(self) -> None:
         transport = self.writer.transport
