@@ -38,6 +38,7 @@ from exporter.metrics import (
     Exposition,
     LiveCollector,
     ReloadStatus,
+    ServedCollector,
     make_registries,
 )
 from exporter.quotas import PROVIDERS
@@ -177,11 +178,12 @@ class Runtime:
         self._swap = threading.Lock()
         self.engine = self._engine(settings, None)
         self.collector = CacheCollector(lambda: self.engine.refresher)
-        self.registry.register(self.collector)
         self.live.register(
             LiveCollector(lambda: self.engine.limiters, actions(), self.reload_status)
         )
         self.exposition = Exposition(self.collector, self.live, self.clock.monotonic)
+        # what tests query: the served bytes parsed back (one scrape path)
+        self.registry.register(ServedCollector(lambda: self.exposition.body("text", fresh=True)))
         self.view = ExporterView(
             lambda: self.engine.settings,
             lambda: self.engine.refresher,

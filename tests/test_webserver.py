@@ -143,7 +143,8 @@ def test_idle_connections_cost_no_thread_and_do_not_block_others() -> None:
         # 300 connections that never send a byte: a real client is still answered at once
         r = httpx.get(s.url + "/real", timeout=10)
         assert r.text == "hello /real"
-        assert threading.active_count() == threads_before  # no thread per connection
+        # no thread per connection (other tests' threads may come and go meanwhile)
+        assert threading.active_count() < threads_before + 10
         wait_for(lambda: len(s.connections.open) >= 300, 10, "300 open connections")
     finally:
         for c in idle:
