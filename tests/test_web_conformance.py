@@ -304,12 +304,20 @@ def test_past_max_connections_idle_ones_make_room_for_a_scrape(start: Any) -> No
             s.close()
 
 
+def slow_reader(ex: Exporter) -> socket.socket:
+    """A connection with a small receive window (set before connecting, so the kernel keeps it)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(ex.address)
+    return sock
+
+
 def test_slow_readers_of_metrics_do_not_hold_a_scrape(start: Any) -> None:
     ex = start(limits=ServerLimits(write_timeout=30))
     readers = []
     for _ in range(16):
-        sock = socket.create_connection(ex.address, timeout=10)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock = slow_reader(ex)
         sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n")
         sock.recv(100)  # the answer has started; the rest is never read
         readers.append(sock)
@@ -384,3 +392,29 @@ def test_a_web_config_rewritten_badly_keeps_auth_and_reports_the_reload_failed(s
     Path(path).write_text(good + "\n")
     assert ex.scrape(Authorization=AUTH).status_code == 200
     assert reload_ok() == b"1.0"
+
+
+def test_a_reader_that_stops_reading_is_dropped_at_the_write_timeout(start: Any) -> None:
+    ex = start(limits=ServerLimits(write_timeout=0.3))
+    sock = slow_reader(ex)
+    try:
+        # 150 pipelined scrapes (~10 MB): more than the kernel's socket buffers hold
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n" * 150)  # fmt: skip
+        server = ex.rt.server
+        assert server is not None
+        wait_for(lambda: server.connections.counters["accepted"] == 1, 10, "accepted", 0.01)
+        # never read: the answers cannot be sent, the connection is dropped
+        wait_for(lambda: len(server.connections.open) == 0, 10, "dropped", 0.05)
+        assert ex.scrape().status_code == 200
+    finally:
+        sock.close()
+
+
+def test_a_dribbled_tls_handshake_is_cut_off(start: Any) -> None:
+    ex = start(tls=True, limits=ServerLimits(head_timeout=0.3))
+    (slow,) = _hold(ex, 1, CLIENT_HELLO_START)
+    try:
+        assert slow.recv(1) == b""  # closed without a handshake
+        assert ex.scrape().status_code == 200
+    finally:
+        slow.close()

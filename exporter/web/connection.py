@@ -57,6 +57,7 @@ class _Connection(TCPServer):
         self.idle_since = self.loop.time()
         self.deadline = self.idle_since + self._limits.head_timeout
         self._line: bytes | None = None  # the start of a request line not yet judged
+        self.closed = False  # the client is gone (or was dropped)
 
     @property
     def protocol(self) -> ProtocolWrapper:
@@ -87,6 +88,8 @@ class _Connection(TCPServer):
 
     async def protocol_send(self, event: Event) -> None:
         if isinstance(event, RawData):
+            if self.writer.transport.is_closing():
+                return  # dropped: answers still being made for pipelined requests go nowhere
             async with self.send_lock:
                 try:
                     self.writer.write(event.data)
@@ -119,6 +122,7 @@ class _Connection(TCPServer):
             if self.waiting and self._line is not None and not self._request_line(data):
                 break
             await self.protocol.handle(RawData(data))
+        self.closed = True
         await self.protocol.handle(Closed())
         # hypercorn would keep a closed connection (and its state) until its idle timer ends
         await self.idle_task.stop()
@@ -139,6 +143,8 @@ class _Connection(TCPServer):
         return False
 
     async def _idle_timeout(self) -> None:
+        if self.closed:  # a late answer to a pipelined request must not keep it open
+            return
         now = self.loop.time()
         if self.requests:  # kept alive: waiting for the next request
             self.deadline = now + self._limits.keep_alive
