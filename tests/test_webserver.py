@@ -274,3 +274,13 @@ def test_serves_the_exporter_app() -> None:
     finally:
         s.shutdown()
         rt.stop()
+
+
+def test_answers_are_not_held_back_by_nagle(server: Listener) -> None:
+    # an answer goes out in parts (head, body): with Nagle's algorithm on, the client's
+    # delayed ACK holds the second part back for 40 ms
+    with httpx.Client() as client:
+        assert client.get(server.url + "/a").text == "hello /a"
+        (conn,) = server.connections.open
+        sock = conn.writer.get_extra_info("socket")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

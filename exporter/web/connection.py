@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from dataclasses import dataclass
 from ssl import SSLError
 
@@ -189,6 +190,11 @@ class Connections:
             self.counters["refused"] += 1
             writer.transport.abort()
             return
+        sock = writer.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # an answer is written in parts (head, body chunks): without this, Nagle's
+            # algorithm and the client's delayed ACK add 40 ms to every small answer
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = _Connection(self, reader, writer)
         task = asyncio.current_task()
         self.open.add(conn)
