@@ -163,6 +163,9 @@ def test_a_new_connection_gets_the_head_timeout_a_kept_alive_one_keep_alive() ->
         assert s.connections.counters["expired"] == 1
         kept.sendall(b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")  # still open
         read_until(kept, b"hello /again")
+        kept.sendall(b"GET /slow HTTP/1.1\r\n")  # a head started on a kept-alive connection
+        assert kept.recv(1) == b""  # cut off at head_timeout, not at keep_alive
+        assert s.connections.counters["expired"] == 2
         fresh.close()
         kept.close()
     finally:

@@ -56,7 +56,7 @@ class _Connection(TCPServer):
         self.waiting = True  # for a request (no request is being answered)
         self.head_started = False  # a byte of the awaited request has come
         self.idle_since = self.loop.time()
-        self.deadline = self.idle_since + self._limits.head_timeout
+        self.head_deadline = self.idle_since + self._limits.head_timeout
         self._line: bytes | None = None  # the start of a request line not yet judged
         self.closed = False  # the client is gone (or was dropped)
 
@@ -117,9 +117,9 @@ class _Connection(TCPServer):
                 break
             if data and self.waiting and not self.head_started:
                 self.head_started = True  # the whole head must come within head_timeout
-                limit = self.loop.time() + self._limits.head_timeout
-                self.deadline = min(self.deadline, limit)
+                self.head_deadline = self.loop.time() + self._limits.head_timeout
                 self._line = b""
+                await self.idle_task.restart(self._task_group, self._idle_timeout)
             if self.waiting and self._line is not None and not self._request_line(data):
                 break
             await self.protocol.handle(RawData(data))
@@ -146,12 +146,13 @@ class _Connection(TCPServer):
     async def _idle_timeout(self) -> None:
         if self.closed:  # a late answer to a pipelined request must not keep it open
             return
-        now = self.loop.time()
         if self.requests:  # kept alive: waiting for the next request
-            self.deadline = now + self._limits.keep_alive
-            if self.head_started:
-                self.deadline = min(self.deadline, now + self._limits.head_timeout)
-        while (left := self.deadline - self.loop.time()) > 0:
+            deadline = self.idle_since + self._limits.keep_alive
+        else:  # a new connection: its first request within head_timeout
+            deadline = self.idle_since + self._limits.head_timeout
+        if self.head_started:
+            deadline = min(deadline, self.head_deadline)
+        while (left := deadline - self.loop.time()) > 0:
             try:
                 await asyncio.wait_for(self.context.terminated.wait(), left)
                 break
