@@ -166,8 +166,14 @@ def test_a_new_connection_gets_the_head_timeout_a_kept_alive_one_keep_alive() ->
         kept.sendall(b"GET /slow HTTP/1.1\r\n")  # a head started on a kept-alive connection
         assert kept.recv(1) == b""  # cut off at head_timeout, not at keep_alive
         assert s.connections.counters["expired"] == 2
-        fresh.close()
-        kept.close()
+        # the same when the head's first bytes come with the previous request (pipelined)
+        again = socket.create_connection(s.address, timeout=10)
+        again.sendall(b"GET /p HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\n")
+        read_until(again, b"hello /p")
+        assert again.recv(1) == b""
+        assert s.connections.counters["expired"] == 3
+        for c in (fresh, kept, again):
+            c.close()
     finally:
         s.shutdown()
 

@@ -104,8 +104,10 @@ class _Connection(TCPServer):
             if event.idle:
                 self.requests += 1
                 self._owner.counters["requests"] += 1
-                self.head_started = False
                 self.idle_since = self.loop.time()
+                # bytes of the next request may have come while this one was answered
+                self.head_started = self._buffered()
+                self.head_deadline = self.idle_since + self._limits.head_timeout
         await super().protocol_send(event)
 
     async def _read_data(self) -> None:
@@ -127,6 +129,13 @@ class _Connection(TCPServer):
         await self.protocol.handle(Closed())
         # hypercorn would keep a closed connection (and its state) until its idle timer ends
         await self.idle_task.stop()
+
+    def _buffered(self) -> bool:
+        """h11 holds bytes of a request not yet parsed."""
+        inner = getattr(self._protocol, "protocol", None)
+        connection = getattr(inner, "connection", None)
+        trailing = getattr(connection, "trailing_data", (b"", False))
+        return bool(trailing[0])
 
     def _request_line(self, data: bytes) -> bool:
         """h11 waits for the end of a head that an HTTP/0.9 request never sends: a request
