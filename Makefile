@@ -64,8 +64,9 @@ actionlint: tools
 
 test: lint mypy tools unit  ## everything CI runs
 
-bench: install-test  ## quota, scrape, memory, load, reload, fault and tier figures (docs/performance.md)
+bench: install-test  ## quota, scrape, memory, web, load, reload, fault and tier figures (docs/performance.md)
 	$(BIN)/python benchmarks/bench_scrape.py
+	$(BIN)/python benchmarks/bench_web.py
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_reload.py
 	$(BIN)/python benchmarks/bench_faults.py

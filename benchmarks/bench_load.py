@@ -40,38 +40,7 @@ AK, SK = "AKLTbench", "bench-secret"
 # -- the child: the exporter -------------------------------------------------------------------
 
 
-class Coalesce:
-    """Prototype for ``--coalesce``: scrapes arriving while /metrics is being rendered share
-    that rendering instead of queueing for their own (same query, Accept, Accept-Encoding)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app, self.lock, self.inflight = app, threading.Lock(), {}
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") != "/metrics":
-            return self.app(environ, start_response)
-        key = tuple(environ.get(k, "") for k in ("QUERY_STRING", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING"))  # fmt: skip
-        with self.lock:
-            slot = self.inflight.get(key)
-            leader = slot is None
-            if slot is None:
-                slot = self.inflight[key] = {"done": threading.Event()}
-        if leader:
-            got: dict[str, Any] = {}
-            try:
-                body = b"".join(self.app(environ, lambda s, h, e=None: got.update(s=s, h=h)))
-                slot.update(status=got["s"], headers=got["h"], body=body)
-            finally:
-                with self.lock:
-                    del self.inflight[key]
-                slot["done"].set()
-        else:
-            slot["done"].wait()
-        start_response(slot["status"], slot["headers"])
-        return [slot["body"]]
-
-
-def child(apps: int, watched: int, mode: str, server_kind: str, coalesce: bool) -> None:
+def child(apps: int, watched: int, mode: str, server_kind: str) -> None:
     """The exporter, talking HTTP to the simulator in a process of its own (as to the vendor)."""
     import tempfile
 
@@ -115,15 +84,7 @@ def child(apps: int, watched: int, mode: str, server_kind: str, coalesce: bool) 
     for name in rt.sources:  # fill the cache at once...
         rt.refresher.refresh(name)
     series = sum(1 for ln in generate_latest(rt.registry).splitlines() if not ln.startswith(b"#"))
-    if not coalesce:
-        host, port = rt.start()
-    else:
-        from exporter.webserver import serve
-
-        server = serve(Coalesce(rt.app), "127.0.0.1", 0)
-        rt.engine.start()
-        rt._started = True
-        host, port = server.address
+    host, port = rt.start()
     # ... then refresh as in production: paced by the vendor's default quotas (2/s per action)
     paced = settings.model_dump(exclude={"rate_limit"}) | {"rate_limit": {}}
     rt.reload(load_settings(None, **paced))
@@ -288,8 +249,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> list[tuple[str, dict[str, A
     assert proc.stdout is not None and proc.stdin is not None
     info = json.loads(proc.stdout.readline())
     port, pid = info["port"], info["pid"]
-    extra = " (coalesced renders)" if args.coalesce else ""
-    print(f"# {mode} mode, {info['series']} series, server={args.server}{extra}", flush=True)
+    print(f"# {mode} mode, {info['series']} series, server={args.server}", flush=True)
     rows = []
     try:
         lone = phase(pid, port, 1, args.lone_seconds, 0.0)
@@ -318,11 +278,10 @@ def main() -> None:
     p.add_argument("--idle", type=int, default=1000)
     p.add_argument("--idle-seconds", type=float, default=20.0)
     p.add_argument("--server", choices=["new"], default="new", help=argparse.SUPPRESS)
-    p.add_argument("--coalesce", action="store_true", help="prototype: share one /metrics rendering between concurrent scrapes")  # fmt: skip
     args = p.parse_args()
     if args.child:
         sys.path.insert(0, str(ROOT))
-        child(args.apps, args.watched, args.child, args.server, args.coalesce)
+        child(args.apps, args.watched, args.child, args.server)
         return
     header = f"{'mode':<7} {'phase':<16} {'scrapes':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/lone':>8} {'errors':>6} {'threads':>7} {'RSS MiB':>7} {'overflows':>9}"  # fmt: skip
     results = [(m, run_mode(m, args)) for m in args.modes]

@@ -233,10 +233,10 @@ def main(argv: list[str] | None = None) -> int:
             simulator.stop()
         return _error(f"invalid configuration: {exc}")
     if settings.web.config_file is not None:
-        from exporter.webconfig import WebConfig
+        from exporter.web.source import WebConfigSource
 
         try:
-            WebConfig.load(settings.web.config_file)  # validated now: a bad file exits 2
+            WebConfigSource.load(settings.web.config_file)  # validated now: a bad file exits 2
         except ConfigError as exc:
             if simulator is not None:
                 simulator.stop()
@@ -263,7 +263,7 @@ def _run(
     settings: Settings, config_file: Path | None, overrides: dict[str, Any], simulator: Any
 ) -> int:
     from exporter.errors import ListenError
-    from exporter.runtime import Runtime, tune_malloc
+    from exporter.runtime import Runtime
     from exporter.signals import Signals
 
     setup_logging(settings.log.level, settings.log.format)
@@ -273,7 +273,7 @@ def _run(
     def reload() -> str | None:
         return runtime.reload_config(lambda: load_settings(config_file, **overrides))
 
-    runtime.app.reloader = reload
+    runtime.view.reloader = reload
     # installed before listening: a SIGHUP during start-up reloads instead of killing us
     signals = Signals(reload)  # SIGHUP reloads (coalesced, never lost), SIGTERM/SIGINT stop
     signals.install()
@@ -305,3 +305,26 @@ def _run(
     signals.stop_within(stop)  # at most 1.5 s, then the process exits anyway
     log.info("stopped")  # the handlers stay: a late SIGHUP must not kill an exiting process
     return 0
+
+
+def tune_malloc() -> None:
+    """Let memory go back to the system after scrapes (glibc only; a no-op elsewhere).
+
+    A scrape's buffers are large and short-lived; glibc raises its mmap threshold after
+    freeing such a buffer, so later ones come from the heap and RSS never comes down, and each
+    worker thread may get an arena of its own. A fixed 256 KiB threshold and two arenas keep
+    RSS near its warm level (the same as MALLOC_MMAP_THRESHOLD_ and MALLOC_ARENA_MAX)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_mmap_threshold, m_arena_max = -3, -8
+    mallopt(m_mmap_threshold, 256 * 1024)
+    mallopt(m_arena_max, 2)

@@ -1,6 +1,6 @@
 """The scrape side: the cache turned into metric families, and into exposition bytes.
 
-* ``CacheCollector`` (registered in the private registry): vendor data, each source's pure
+* ``CacheCollector``: vendor data, each source's pure
   ``build()`` over its fresh snapshots, and the health families derived from the cache (up,
   last success, data timestamp per source and app; refresh duration and intervals per source).
   What it builds is reused until the cache, the app list or a freshness changes.
@@ -54,7 +54,14 @@ class RefreshView(Protocol):
     def staleness(self, name: str, app_id: str = "") -> float: ...
 
 
-__all__ = ["CacheCollector", "Exposition", "LiveCollector", "ReloadStatus", "make_registries"]
+__all__ = [
+    "CacheCollector",
+    "Exposition",
+    "LiveCollector",
+    "ReloadStatus",
+    "ServedCollector",
+    "make_registries",
+]
 
 _EOF = b"# EOF\n"
 
@@ -205,9 +212,15 @@ class CacheCollector(Collector):
 
 
 class ReloadStatus:
+    """The last configuration reload (SIGHUP, /-/reload) and the web config file's."""
+
     def __init__(self, clock: Callable[[], float]) -> None:
         self.successful = True
         self.success_timestamp = clock()
+        self.web_config_ok = True  # the web config file is in use as it is on disk
+
+    def set_web_config(self, ok: bool) -> None:
+        self.web_config_ok = ok
 
 
 class LiveCollector(Collector):
@@ -235,17 +248,9 @@ class LiveCollector(Collector):
                 if left is not None:
                     quota.add_metric([action, window], left)
         ok, ts = _family("reload_ok"), _family("reload_ts")
-        ok.add_metric([], 1.0 if self._reload.successful else 0.0)
+        ok.add_metric([], 1.0 if self._reload.successful and self._reload.web_config_ok else 0.0)
         ts.add_metric([], self._reload.success_timestamp)
         return [build, quota, ok, ts]
-
-
-class _Delegate(Collector):
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._registry = registry
-
-    def collect(self) -> Iterable[Metric]:
-        return self._registry.collect()
 
 
 class Exposition:
@@ -270,11 +275,11 @@ class Exposition:
         self._live_bytes: dict[str, tuple[float, bytes]] = {}
         self._gzip: dict[str, tuple[tuple[bytes, ...], list[bytes], Any]] = {}
 
-    def _live_part(self, fmt: str) -> bytes:
+    def _live_part(self, fmt: str, fresh: bool = False) -> bytes:
         now = self._clock()
         with self._lock:
             cached = self._live_bytes.get(fmt)
-            if cached is not None and now - cached[0] < self._live_seconds:
+            if not fresh and cached is not None and now - cached[0] < self._live_seconds:
                 return cached[1]
             if fmt == "openmetrics":
                 data = bytes(generate_openmetrics(self._live)).removesuffix(_EOF)  # type: ignore[no-untyped-call]
@@ -283,13 +288,13 @@ class Exposition:
             self._live_bytes[fmt] = (now, data)
             return data
 
-    def chunks(self, fmt: str) -> list[bytes]:
+    def chunks(self, fmt: str, fresh: bool = False) -> list[bytes]:
         """The body as chunks: the cached parts (the same objects for every scrape, never
-        copied) and the live part."""
+        copied) and the live part (``fresh``: rendered now, not shared)."""
         parts = self._cache.rendered(fmt)
         if fmt == "openmetrics":
-            return [*parts, self._live_part(fmt), _EOF]
-        return [*parts, self._live_part(fmt)]
+            return [*parts, self._live_part(fmt, fresh), _EOF]
+        return [*parts, self._live_part(fmt, fresh)]
 
     def gzip_chunks(self, fmt: str) -> list[bytes]:
         """The body gzip-compressed. The cached parts are compressed once per change: the
@@ -314,13 +319,27 @@ class Exposition:
             z = state.copy()
         return [*prefix, z.compress(tail), z.flush()]
 
-    def body(self, fmt: str) -> bytes:
-        return b"".join(self.chunks(fmt))
+    def body(self, fmt: str, fresh: bool = False) -> bytes:
+        return b"".join(self.chunks(fmt, fresh))
+
+
+class ServedCollector(Collector):
+    """The families of the ``/metrics`` body, parsed back from its bytes: the registry that
+    tests query (``get_sample_value``) reads exactly what a scrape gets, not a second
+    rendering of the collectors."""
+
+    def __init__(self, body: Callable[[], bytes]) -> None:
+        self._body = body
+
+    def collect(self) -> Iterable[Metric]:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        return text_string_to_metric_families(self._body().decode("utf-8"))
 
 
 def make_registries() -> tuple[CollectorRegistry, CollectorRegistry]:
     """(registry, live): ``live`` holds what is rendered per scrape (self-metrics, process,
-    Python); ``registry`` adds the cache collector and is the whole exposition."""
+    Python); ``registry`` is empty, for a ``ServedCollector`` over the whole exposition."""
     from prometheus_client import disable_created_metrics
 
     # no *_created series: they double the self-metrics and carry no information here
@@ -329,6 +348,4 @@ def make_registries() -> tuple[CollectorRegistry, CollectorRegistry]:
     ProcessCollector(registry=live)
     PlatformCollector(registry=live)
     GCCollector(registry=live)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Delegate(live))
-    return registry, live
+    return CollectorRegistry(auto_describe=False), live

@@ -38,6 +38,7 @@ from exporter.metrics import (
     Exposition,
     LiveCollector,
     ReloadStatus,
+    ServedCollector,
     make_registries,
 )
 from exporter.quotas import PROVIDERS
@@ -47,7 +48,8 @@ from exporter.settings import Settings
 from exporter.targets import Targets
 from exporter.telemetry import Telemetry
 from exporter.types import Clock, SystemClock
-from exporter.webserver import HttpServer
+from exporter.view import ExporterView
+from exporter.web.serve import Listener, ServerLimits
 
 if TYPE_CHECKING:
     from exporter.callbacks.service import CallbackService
@@ -176,12 +178,22 @@ class Runtime:
         self._swap = threading.Lock()
         self.engine = self._engine(settings, None)
         self.collector = CacheCollector(lambda: self.engine.refresher)
-        self.registry.register(self.collector)
         self.live.register(
             LiveCollector(lambda: self.engine.limiters, actions(), self.reload_status)
         )
-        self.app = ExporterApp(self, Exposition(self.collector, self.live, self.clock.monotonic))
-        self.server: HttpServer | None = None
+        self.exposition = Exposition(self.collector, self.live, self.clock.monotonic)
+        # what tests query: the served bytes parsed back (one scrape path)
+        self.registry.register(ServedCollector(lambda: self.exposition.body("text", fresh=True)))
+        self.view = ExporterView(
+            lambda: self.engine.settings,
+            lambda: self.engine.refresher,
+            self.cache,
+            self.exposition,
+            self.clock,
+        )
+        self.app = ExporterApp(self.view)
+        self.server: Listener | None = None
+        self.server_limits = ServerLimits()  # tests and benchmarks inject smaller ones
         self.callbacks: CallbackService | None = None
         if settings.callbacks.enabled:  # the event callback receiver (its families on /metrics)
             from exporter.callbacks.service import CallbackService
@@ -303,13 +315,15 @@ class Runtime:
         """Listen on ``web.listen_address`` (with ``web.config_file``: TLS, basic auth);
         returns the bound host and port. ListenError or ConfigError when it cannot."""
         from exporter.settings import parse_listen_address
-        from exporter.webconfig import WebConfig
-        from exporter.webserver import serve
+        from exporter.web.serve import serve
+        from exporter.web.source import WebConfigSource
 
         path = self.settings.web.config_file
-        web_config = WebConfig.load(path) if path is not None else None
+        web_config = None
+        if path is not None:  # a bad file at run time: last good kept, reload status 0
+            web_config = WebConfigSource(path, self.reload_status.set_web_config)
         host, port = parse_listen_address(self.settings.web.listen_address)
-        self.server = serve(self.app, host, port, web_config=web_config)
+        self.server = serve(self.app, host, port, web_config=web_config, limits=self.server_limits)
         return self.server.address
 
     def shutdown_server(self) -> None:
@@ -360,6 +374,7 @@ class Runtime:
 
     def stop(self) -> None:
         self.shutdown_server()
+        self.app.close()
         if self.callbacks is not None:
             self.callbacks.stop()
         self._stopped = True  # a reload still running does not start its engine
@@ -369,26 +384,3 @@ class Runtime:
         finally:
             if locked:
                 self._swap.release()
-
-
-def tune_malloc() -> None:
-    """Let memory go back to the system after scrapes (glibc only; a no-op elsewhere).
-
-    A scrape's buffers are large and short-lived; glibc raises its mmap threshold after
-    freeing such a buffer, so later ones come from the heap and RSS never comes down, and each
-    worker thread may get an arena of its own. A fixed 256 KiB threshold and two arenas keep
-    RSS near its warm level (the same as MALLOC_MMAP_THRESHOLD_ and MALLOC_ARENA_MAX)."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    m_mmap_threshold, m_arena_max = -3, -8
-    mallopt(m_mmap_threshold, 256 * 1024)
-    mallopt(m_arena_max, 2)

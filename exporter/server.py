@@ -1,39 +1,64 @@
 """The HTTP application: ``/metrics``, ``/`` landing page, ``/-/healthy``, ``/-/ready``,
-``/-/reload``. A WSGI app; ``exporter.webserver`` serves it (worker pool, TLS, basic auth).
+``/-/reload``. An ASGI app; ``exporter.web.serve`` serves it (hypercorn, TLS, basic auth).
 
-``/metrics`` negotiates the text and OpenMetrics formats and gzip like prometheus_client's own
-handler, but serves bytes the exporter keeps per cache change (``exporter.metrics.Exposition``):
-a scrape is a lookup plus a write. In scrape mode it first refreshes the sources that are due,
-waiting at most the scrape timeout minus a margin.
+It sees the exporter through a narrow ``ScrapeView`` (render, health, readiness, reload, the
+landing page), never the runtime. ``/metrics`` negotiates the text and OpenMetrics formats
+and gzip like prometheus_client's own handler; the bytes come from ``ScrapeView.render``,
+the same call the tests and the golden file check. The blocking work (rendering, scrape-mode
+refreshes) runs on a fixed pool of ``workers`` threads, off the event loop.
+
+In scrape mode a scrape refreshes the sources that are due first. Its deadline is set when
+the request arrives, from Prometheus' ``X-Prometheus-Scrape-Timeout-Seconds`` (capped by
+``refresh.scrape_timeout_seconds``) minus a margin, so it covers the wait for a worker as
+well as the refresh; rendering cached bytes after it takes milliseconds.
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from prometheus_client.exposition import choose_encoder
 
-from exporter import __version__, revision
-from exporter.log import get_logger
-from exporter.metrics import Exposition
-from exporter.plan_page import plan_section
+from exporter.web.asgi import Receive, Scope, Send, header, send_text
 
-if TYPE_CHECKING:
-    from exporter.runtime import Runtime
+__all__ = ["ExporterApp", "ScrapeView", "scrape_budget"]
 
-__all__ = ["ExporterApp", "scrape_budget"]
+GET = ("GET", "HEAD")
 
-log = get_logger(__name__)
 
-StartResponse = Callable[..., Any]
-Environ = dict[str, Any]
+class ScrapeView(Protocol):
+    """What the web layer needs of the exporter."""
+
+    @property
+    def telemetry_path(self) -> str: ...
+
+    @property
+    def scrape_timeout(self) -> float | None:
+        """Scrape mode: the configured scrape timeout; timer mode: None."""
+
+    @property
+    def lifecycle(self) -> bool:
+        """POST /-/reload is enabled."""
+
+    def render(self, fmt: str, gzip: bool, deadline: float | None) -> list[bytes]:
+        """The exposition (``text`` or ``openmetrics``) as chunks; with a ``deadline``
+        (``time.monotonic()``), refresh what is due first, until then at most."""
+
+    def ready(self) -> bool: ...
+
+    def reload(self) -> str | None:
+        """Reload the configuration: the error, or None."""
+
+    def landing(self) -> str: ...
 
 
 def scrape_budget(header: str | None, configured: float) -> float:
-    """How long a scrape may wait for refreshes: the scrape timeout (Prometheus' header, capped
-    by the configured one) minus a margin for rendering and sending the answer."""
+    """How long a scrape may spend before it renders: the scrape timeout (Prometheus' header,
+    capped by the configured one) minus a margin for a loaded machine and the network."""
     try:
         budget = float(header) if header else configured
     except ValueError:
@@ -41,106 +66,83 @@ def scrape_budget(header: str | None, configured: float) -> float:
     if not budget > 0:  # also NaN
         budget = configured
     budget = min(budget, configured)
-    return max(0.05, budget - max(0.5, 0.1 * budget))
+    return max(0.05, budget - max(1.0, 0.15 * budget))
 
 
 class ExporterApp:
-    def __init__(self, runtime: Runtime, exposition: Exposition) -> None:
-        self._runtime = runtime
-        self._exposition = exposition
-        self.reloader: Callable[[], str | None] | None = None  # set by the CLI: error or None
+    def __init__(
+        self,
+        view: ScrapeView,
+        *,
+        workers: int = 16,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.view = view
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="http")
+        self._monotonic = monotonic
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        method = environ.get("REQUEST_METHOD", "GET")
-        settings = self._runtime.settings
-        if path == settings.web.telemetry_path:
-            return self._metrics(environ, start_response)
-        if path == "/-/healthy":
-            return _text(start_response, "200 OK", "Healthy.\n")
-        if path == "/-/ready":
-            if self._runtime.refresher.ready():
-                return _text(start_response, "200 OK", "Ready.\n")
-            return _text(start_response, "503 Service Unavailable", "Not ready: first refresh.\n")
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        view = self.view
+        routes = {view.telemetry_path: GET, "/-/healthy": GET, "/-/ready": GET, "/": GET}
         if path == "/-/reload":
-            return self._reload(method, start_response)
-        if path == "/":
-            body = self._landing().encode("utf-8")
-            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
-            return [body]
-        return _text(start_response, "404 Not Found", "Not found.\n")
+            if not view.lifecycle:
+                return await send_text(send, 403, "Lifecycle API is not enabled.\n")
+            routes[path] = ("POST", "PUT")
+        allowed = routes.get(path)
+        if allowed is None:
+            return await send_text(send, 404, "Not found.\n")
+        if method not in allowed:
+            allow = [("Allow", ", ".join(allowed))]
+            return await send_text(send, 405, "Method Not Allowed\n", allow)
+        if path == view.telemetry_path:
+            return await self._metrics(scope, send)
+        if path == "/-/healthy":
+            return await send_text(send, 200, "Healthy.\n")
+        if path == "/-/ready":
+            if view.ready():
+                return await send_text(send, 200, "Ready.\n")
+            return await send_text(send, 503, "Not ready: first refresh.\n")
+        if path == "/-/reload":
+            error = await self._run(view.reload)
+            if error:
+                return await send_text(send, 500, f"{error}\n")
+            return await send_text(send, 200, "Reloaded.\n")
+        page = (await self._run(view.landing) or "").encode("utf-8")
+        await _send(send, [("content-type", "text/html; charset=utf-8")], [page])
 
-    def _metrics(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        settings = self._runtime.settings
-        if settings.refresh.mode == "scrape":
-            header = environ.get("HTTP_X_PROMETHEUS_SCRAPE_TIMEOUT_SECONDS")
-            budget = scrape_budget(header, settings.refresh.scrape_timeout_seconds)
-            self._runtime.refresher.refresh_due(budget)
-        _, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+    async def _run(self, fn: Callable[[], str | None]) -> str | None:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        deadline = None
+        configured = self.view.scrape_timeout
+        if configured is not None:  # set on arrival: covers the wait for a worker
+            wanted = header(scope, b"x-prometheus-scrape-timeout-seconds")
+            deadline = self._monotonic() + scrape_budget(wanted, configured)
+        _, content_type = choose_encoder(header(scope, b"accept") or "")
         fmt = "openmetrics" if content_type.startswith("application/openmetrics") else "text"
-        headers = [("Content-Type", content_type)]
-        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
-            chunks = self._exposition.gzip_chunks(fmt)  # the cached parts compressed once
-            headers.append(("Content-Encoding", "gzip"))
-        else:
-            chunks = self._exposition.chunks(fmt)
-        headers.append(("Content-Length", str(sum(len(c) for c in chunks))))
-        start_response("200 OK", headers)
-        return chunks
-
-    def _reload(self, method: str, start_response: StartResponse) -> Iterable[bytes]:
-        if not self._runtime.settings.web.enable_lifecycle or self.reloader is None:
-            return _text(start_response, "403 Forbidden", "Lifecycle API is not enabled.\n")
-        if method not in ("POST", "PUT"):
-            return _text(start_response, "405 Method Not Allowed", "Use POST.\n")
-        error = self.reloader()
-        if error:
-            return _text(start_response, "500 Internal Server Error", f"{error}\n")
-        return _text(start_response, "200 OK", "Reloaded.\n")
-
-    def _landing(self) -> str:
-        rt = self._runtime
-        refresher = rt.refresher
-        now = rt.clock.monotonic()
-        statuses = rt.cache.statuses()
-        rows = []
-        for (source, app_id), e in sorted(rt.cache.entries().items()):
-            age = f"{now - e.success_mono:.0f}s ago" if e.success_mono is not None else "never"
-            due = statuses.get(source)
-            nxt = ""
-            if due is not None and due.next_due is not None:
-                nxt = f"in {max(0.0, due.next_due - now):.0f}s"
-            elif due is not None and due.cycle_started is not None and source in refresher.sources:
-                left = due.cycle_started + refresher.interval(source) - now
-                nxt = f"next scrape after {max(0.0, left):.0f}s"
-            cells = (source, app_id or "-", "up" if e.up else "DOWN", age, e.last_error or "-", nxt)
-            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-        table = "\n".join(rows) or "<tr><td colspan=6>no refresh has finished yet</td></tr>"
-        plan = plan_section(refresher.plan, refresher.traffic, rt.targets.app_names())
-        settings = rt.settings
-        return f"""<!doctype html>
-<html><head><title>Volcengine RTC exporter</title></head>
-<body>
-<h1>Volcengine RTC exporter</h1>
-<p>Version {html.escape(__version__)} (revision {html.escape(revision())}), provider
-<b>{html.escape(settings.provider)}</b>, refresh mode <b>{html.escape(settings.refresh.mode)}</b>.
-<a href="{html.escape(settings.web.telemetry_path)}">Metrics</a> · <a href="/-/healthy">healthy</a>
-· <a href="/-/ready">ready</a></p>
-<h2>Sources</h2>
-<table border=1 cellpadding=4>
-<tr><th>source</th><th>app_id</th><th>state</th><th>last success</th>
-<th>last error</th><th>next refresh</th></tr>
-{table}
-</table>
-<h2>Quota plan</h2>
-{plan}
-</body></html>
-"""
+        gzip = "gzip" in (header(scope, b"accept-encoding") or "")
+        loop = asyncio.get_running_loop()
+        chunks = await loop.run_in_executor(self._pool, self.view.render, fmt, gzip, deadline)
+        headers = [("content-type", content_type)]
+        if gzip:
+            headers.append(("content-encoding", "gzip"))
+        await _send(send, headers, chunks)
 
 
-def _text(start_response: StartResponse, status: str, body: str) -> list[bytes]:
-    data = body.encode("utf-8")
-    start_response(
-        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))]
-    )
-    return [data]
+async def _send(send: Send, headers: list[tuple[str, str]], chunks: list[bytes]) -> None:
+    length = sum(len(c) for c in chunks)
+    out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    out.append((b"content-length", str(length).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": out})
+    for i, chunk in enumerate(chunks):
+        more = i < len(chunks) - 1
+        await send({"type": "http.response.body", "body": chunk, "more_body": more})
+    if not chunks:
+        await send({"type": "http.response.body", "body": b""})

@@ -33,7 +33,22 @@ FORBIDDEN = {
     "collectors": {"cache", "scheduler", "metrics", "server", "runtime", "settings", "targets"},
     "cache": {"client", "collectors.", "scheduler", "metrics", "server", "runtime"},
     "metrics": {"scheduler", "server", "runtime", "client"},
-    "server": {"scheduler", "client", "collectors"},
+    # the HTTP app sees a ScrapeView, never the runtime, the engine or the cache
+    "server": {"scheduler", "client", "collectors", "runtime", "refresher", "cache", "metrics"},
+    # the serving layer knows HTTP and the web config file, nothing of the exporter above it
+    "web": {
+        "runtime",
+        "server",
+        "view",
+        "refresher",
+        "scheduler",
+        "metrics",
+        "collectors",
+        "client",
+        "cache",
+        "callbacks",
+        "settings",
+    },  # fmt: skip
     "scheduler": {"metrics", "server", "runtime"},
     "refresher": {"metrics", "server", "runtime", "scheduler"},
 }

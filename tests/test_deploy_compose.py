@@ -260,7 +260,7 @@ def k8s_web_config() -> str:
 
 
 def test_web_configs_load_with_the_exporters_loader(tmp_path: Path) -> None:
-    webconfig = pytest.importorskip("exporter.webconfig", reason="no --web.config.file yet")
+    webconfig = pytest.importorskip("exporter.web.config", reason="no --web.config.file yet")
     webconfig.load_web_config(COMPOSE / "web-config.yml")
     tls = tmp_path / "tls"
     tls.mkdir()

@@ -268,7 +268,7 @@ def test_tls_steps_make_a_web_config_the_exporter_accepts(tmp_path: Path) -> Non
     script = script.replace("python3 -c", f"{sys.executable} -c")
     script = script.replace(" deploy/kubernetes/", f" {ROOT}/deploy/kubernetes/")
     subprocess.run(["bash", "-c", script], cwd=tmp_path, check=True, env={"PATH": "/usr/bin:/bin"})
-    from exporter.webconfig import load_web_config
+    from exporter.web.config import load_web_config
 
     data = yaml.safe_load((tmp_path / "web-config.yml").read_text())
     assert bcrypt.checkpw(b"s3cret-Pass", data["basic_auth_users"]["prometheus"].encode())

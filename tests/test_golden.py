@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 
-from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.runtime import Runtime
@@ -38,7 +37,7 @@ def exposition() -> str:
     rt = Runtime.build(golden_settings(), transport=transport, clock=FrozenClock(GOLDEN_TIME))
     for name in ["rooms", *rt.sources]:  # rooms twice: the watched users get described too
         rt.refresher.refresh(name)
-    text = generate_latest(rt.registry).decode()
+    text = rt.view.body("text").decode()  # exactly what /metrics serves
     rt.stop()
     return text
 

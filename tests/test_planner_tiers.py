@@ -156,7 +156,7 @@ def test_an_app_taking_traffic_is_busy_after_one_realtime_operation_cycle() -> N
     rt.refresher.refresh("realtime_quality")
     first = next(app for action, app, _ in vendor.calls[start:] if action == "ListRealTimeQuality")
     assert first == "app-0007"  # the busy app first
-    page = rt.app._landing()
+    page = rt.view.landing()
     assert "Busy apps (1" in page and "app-0007" in page and "500 users at peak" in page
 
 

@@ -77,7 +77,7 @@ def test_every_registered_source_is_known_everywhere() -> None:
     transport, _ = fixture_transport()
     rt = Runtime.build(golden_settings(), transport=transport, clock=FrozenClock(0))
     docs = render_metrics_md()
-    page = rt.app._landing()  # the landing page shows the plan of every source
+    page = rt.view.landing()  # the landing page shows the plan of every source
     get = rt.registry.get_sample_value
     for cls in SOURCES:
         assert rt.settings.source(cls.name) is not None  # sources.<name> exists

@@ -42,7 +42,7 @@ def test_rotating_the_secret_key_file_then_reloading_signs_with_the_new_key(tmp_
     path = config(tmp_path, secret, apps=[{"app_id": app_id}])
     rt = Runtime.build(load_settings(path), transport=SimTransport(sim), clock=FrozenClock(T))
     host, port = rt.start()
-    rt.app.reloader = lambda: rt.reload_config(lambda: load_settings(path))
+    rt.view.reloader = lambda: rt.reload_config(lambda: load_settings(path))
     url = f"http://{host}:{port}"
     up = lambda: rt.registry.get_sample_value(  # noqa: E731
         "volcengine_rtc_exporter_source_up", {"source": "realtime_operation", "app_id": app_id}
@@ -72,7 +72,7 @@ def test_a_bad_reload_keeps_the_running_configuration(tmp_path: Path) -> None:
     transport, _ = fixture_transport()
     rt = Runtime.build(load_settings(path), transport=transport, clock=FrozenClock(T))
     host, port = rt.start()
-    rt.app.reloader = lambda: rt.reload_config(lambda: load_settings(path))
+    rt.view.reloader = lambda: rt.reload_config(lambda: load_settings(path))
     url = f"http://{host}:{port}"
     get = rt.registry.get_sample_value
     try:
@@ -119,32 +119,26 @@ def test_lifecycle_api_is_off_by_default() -> None:
 def test_openmetrics_and_gzip_are_negotiated_and_cached_bytes_are_reused() -> None:
     transport, _ = fixture_transport()
     clock = FrozenClock(T)
-    rt = Runtime.build(golden_settings(), transport=transport, clock=clock)
+    rt = Runtime.build(golden_settings(web={"listen_address": "127.0.0.1:0"}), transport=transport, clock=clock)  # fmt: skip
     for name in rt.sources:
         rt.refresher.refresh(name)
-    app = rt.app
+    host, port = rt.serve()
+    client = httpx.Client(base_url=f"http://{host}:{port}")
 
-    def get(headers: dict[str, str]) -> tuple[str, dict[str, str], bytes]:
-        seen: dict[str, Any] = {}
-
-        def start(status: str, hdrs: list[tuple[str, str]]) -> None:
-            seen["status"], seen["headers"] = status, dict(hdrs)
-
-        env = {"PATH_INFO": "/metrics", "REQUEST_METHOD": "GET"} | headers
-        body = b"".join(app(env, start))
-        return seen["status"], seen["headers"], body
+    def get(headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
+        r = client.get("/metrics", headers={"Accept-Encoding": "identity"} | headers)
+        return r.status_code, r.headers, r.read()
 
     status, headers, text = get({})
-    assert status == "200 OK" and headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    status, headers, om = get({"HTTP_ACCEPT": "application/openmetrics-text; version=1.0.0"})
+    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    # one scrape path: the bytes served are what the view renders (tests, golden file)
+    assert text == rt.view.body("text")
+    status, headers, om = get({"Accept": "application/openmetrics-text; version=1.0.0"})
     assert headers["Content-Type"].startswith("application/openmetrics-text")
     assert om.endswith(b"# EOF\n") and om.count(b"# EOF") == 1
-    _, headers, zipped = get({"HTTP_ACCEPT_ENCODING": "gzip"})
-    assert headers["Content-Encoding"] == "gzip"
-    assert (
-        gzip.decompress(zipped).split(b"volcengine_rtc_online_users")[1][:80]
-        == text.split(b"volcengine_rtc_online_users")[1][:80]
-    )
+    assert om == rt.view.body("openmetrics")
+    r = client.get("/metrics", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["Content-Encoding"] == "gzip" and r.content == text  # httpx decodes it
     # the vendor part is rendered once per cache change, then reused byte for byte
     first = rt.collector.rendered("text")
     second = rt.collector.rendered("text")
@@ -152,21 +146,20 @@ def test_openmetrics_and_gzip_are_negotiated_and_cached_bytes_are_reused() -> No
     rt.refresher.refresh("realtime_operation")
     third = rt.collector.rendered("text")
     assert sum(a is not b for a, b in zip(second, third, strict=True)) >= 1
-    # the whole body equals what prometheus_client renders from the registry
-    from prometheus_client import generate_latest
+    # the registry the tests query is the served body parsed back, not a second rendering
     from prometheus_client.parser import text_string_to_metric_families
 
-    def families(data: bytes) -> dict[str, list[Any]]:
-        return {
-            f.name: sorted((s.name, sorted(s.labels.items()), s.value) for s in f.samples)
-            for f in text_string_to_metric_families(data.decode())
-            if not f.name.startswith(
-                ("process_", "python_gc", "volcengine_rtc_exporter_api_request_duration")
-            )
-        }
-
-    clock.t += 1  # past the live part's sharing window (self-metrics at most 0.5 s behind)
-    assert families(get({})[2]) == families(generate_latest(rt.registry))
+    served = {
+        (m.name, tuple(sorted(m.labels.items()))): m.value
+        for f in text_string_to_metric_families(get({})[2].decode())
+        for m in f.samples
+        if m.name.startswith("volcengine_rtc_online")
+    }
+    assert served and all(
+        rt.registry.get_sample_value(name, dict(labels)) == value
+        for (name, labels), value in served.items()
+    )
+    client.close()
     rt.stop()
 
 
@@ -178,7 +171,7 @@ def test_landing_page_escapes_vendor_ids() -> None:
         clock=FrozenClock(T),
     )
     rt.refresher.refresh("realtime_operation")
-    page = rt.app._landing()
+    page = rt.view.landing()
     assert "<script>x" not in page and "&lt;script&gt;" in page
     rt.stop()
 
@@ -186,12 +179,13 @@ def test_landing_page_escapes_vendor_ids() -> None:
 @pytest.mark.parametrize(
     ("header", "configured", "expected"),
     [
-        ("10", 10.0, 9.0),
-        ("1.5", 10.0, 1.0),
-        (None, 10.0, 9.0),
-        ("junk", 4.0, 3.5),
-        ("nan", 4.0, 3.5),
-        ("60", 10.0, 9.0),
+        ("10", 10.0, 8.5),
+        ("1.5", 10.0, 0.5),
+        (None, 10.0, 8.5),
+        ("junk", 4.0, 3.0),
+        ("nan", 4.0, 3.0),
+        ("60", 20.0, 17.0),
+        ("60", 10.0, 8.5),
         ("0.2", 10.0, 0.05),
     ],
 )
@@ -207,7 +201,7 @@ def test_gzip_body_is_one_member_equal_to_the_plain_body_and_its_prefix_is_reuse
     rt = Runtime.build(golden_settings(), transport=transport, clock=clock)
     for name in rt.sources:
         rt.refresher.refresh(name)
-    ex = rt.app._exposition
+    ex = rt.exposition
     for fmt in ("text", "openmetrics"):
         plain = ex.body(fmt)
         first = ex.gzip_chunks(fmt)
@@ -220,3 +214,91 @@ def test_gzip_body_is_one_member_equal_to_the_plain_body_and_its_prefix_is_reuse
     clock.t += 1
     assert gzip.decompress(b"".join(ex.gzip_chunks("text"))) == ex.body("text")
     rt.stop()
+
+
+class _View:
+    """A ScrapeView stand-in that records what the app asks of it."""
+
+    telemetry_path = "/metrics"
+    scrape_timeout: float | None = 10.0
+    lifecycle = False
+
+    def __init__(self) -> None:
+        self.deadlines: list[float | None] = []
+
+    def render(self, fmt: str, gzip: bool, deadline: float | None) -> list[bytes]:
+        self.deadlines.append(deadline)
+        return [b"a 1\n"]
+
+    def ready(self) -> bool:
+        return True
+
+    def reload(self) -> str | None:
+        return None
+
+    def landing(self) -> str:
+        return ""
+
+
+def _get(app: Any, path: str, method: str = "GET", headers: list[tuple[bytes, bytes]] = []) -> tuple[int, dict[bytes, bytes], bytes]:  # fmt: skip  # noqa: B006
+    import asyncio
+
+    got: dict[str, Any] = {"body": b""}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            got["status"], got["headers"] = message["status"], dict(message["headers"])
+        else:
+            got["body"] += message.get("body", b"")
+
+    scope = {"type": "http", "path": path, "method": method, "headers": headers}
+    asyncio.run(app(scope, receive, send))
+    return got["status"], got["headers"], got["body"]
+
+
+def test_the_scrape_deadline_is_set_on_arrival_from_the_header() -> None:
+    from exporter.server import ExporterApp
+
+    view = _View()
+    app = ExporterApp(view, workers=1, monotonic=lambda: 100.0)
+    try:
+        _get(app, "/metrics", headers=[(b"x-prometheus-scrape-timeout-seconds", b"10")])
+        _get(app, "/metrics", headers=[(b"x-prometheus-scrape-timeout-seconds", b"4")])
+        view.scrape_timeout = None  # timer mode: no deadline, the cache is served
+        _get(app, "/metrics")
+        assert view.deadlines == [100.0 + 8.5, 100.0 + 3.0, None]
+    finally:
+        app.close()
+
+
+def test_methods_other_than_the_paths_own_get_405_with_allow() -> None:
+    from exporter.server import ExporterApp
+
+    app = ExporterApp(_View(), workers=1)
+    try:
+        for path in ("/metrics", "/", "/-/healthy", "/-/ready"):
+            status, headers, _ = _get(app, path, "DELETE")
+            assert (status, headers[b"allow"]) == (405, b"GET, HEAD")
+        assert _get(app, "/-/reload", "POST")[0] == 403  # the lifecycle API is off
+        assert _get(app, "/nowhere", "FOO")[0] == 404
+    finally:
+        app.close()
+
+
+def test_a_scrape_past_its_deadline_serves_the_cache_without_refreshing() -> None:
+    import time as _time
+
+    transport, _ = fixture_transport()
+    rt = Runtime.build(golden_settings(refresh={"mode": "scrape"}), transport=transport, clock=FrozenClock(T))  # fmt: skip
+    calls: list[float] = []
+    rt.engine.refresher.refresh_due = calls.append  # type: ignore[method-assign]
+    try:
+        rt.view.render("text", False, _time.monotonic() - 1)  # queued past its deadline
+        assert calls == []
+        rt.view.render("text", False, _time.monotonic() + 5)
+        assert len(calls) == 1 and 4 < calls[0] <= 5
+    finally:
+        rt.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 from pathlib import Path
@@ -14,8 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from exporter.errors import ConfigError
-from exporter.webauth import CredentialCache, TokenBucket, WebConfigMiddleware, parse_basic_auth
-from exporter.webconfig import RateLimitConfig, WebConfig, load_web_config, parse_go_duration
+from exporter.web.auth import AuthMiddleware, CredentialCache, TokenBucket, parse_basic_auth
+from exporter.web.config import RateLimitConfig, load_web_config, parse_go_duration
+from exporter.web.source import WebConfigSource as WebConfig
 from tests.conftest import FrozenClock
 from tests.test_webserver_tls import PKI
 
@@ -219,17 +221,27 @@ def test_inline_certificate_and_key(tmp_path: Path) -> None:
     assert "PRIVATE KEY" not in repr(cfg.current())  # the key is a SecretStr
 
 
-def test_reload_only_when_the_file_changes_and_cache_errors(tmp_path: Path) -> None:
+def test_reload_only_when_the_file_changes_and_keeps_the_last_good_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
     path = write(tmp_path, {"basic_auth_users": {"alice": HASH}})
-    cfg = WebConfig.load(path)
+    results: list[bool] = []
+    cfg = WebConfig(path, results.append)
     first = cfg.current()
     assert cfg.current() is first  # unchanged file: not parsed again
     write(tmp_path, {"basic_auth_users": {"alice": HASH, "bob": HASH}})
-    assert set(cfg.current().users) == {"alice", "bob"}
-    write(tmp_path, "basic_auth_users: 3\n")
-    for _ in range(2):
-        with pytest.raises(ConfigError, match="basic_auth_users"):
-            cfg.current()
+    good = cfg.current()
+    assert set(good.users) == {"alice", "bob"} and results == [True]
+    # invalid, truncated, empty, or without the users: the last good one stays (fail closed)
+    for bad in ("basic_auth_users: 3\n", "basic_auth_users:\n  alice: $2y$04$abc", "", "{}\n"):
+        write(tmp_path, bad)
+        for _ in range(2):  # logged and reported once per change of the file
+            assert cfg.current() is good
+    assert results == [True, False, False, False, False]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 4
+    assert "basic auth cannot be turned off" in errors[3] and "the file is empty" in errors[2]
+    assert "$2y$04$abc" not in caplog.text
+    write(tmp_path, {"basic_auth_users": {"bob": HASH}})
+    assert set(cfg.current().users) == {"bob"} and results[-1] is True
     assert set(cfg.initial.users) == {"alice"}
 
 
@@ -260,9 +272,9 @@ def test_credential_cache_evicts_a_tenth_at_random() -> None:
     cache = CredentialCache(size=100, rng=random.Random(1))
     keys = [CredentialCache.key(b"u", b"h", str(i).encode()) for i in range(100)]
     for k in keys:
-        cache.set(k, True)
-    assert len(cache) == 100
-    cache.set(CredentialCache.key(b"u", b"h", b"new"), False)
+        cache.add(k)
+    assert len(cache) == 100 and keys[0] in cache
+    cache.add(CredentialCache.key(b"u", b"h", b"new"))
     assert len(cache) == 91
     # the key depends on every part, with no ambiguity between them
     assert CredentialCache.key(b"ab", b"c", b"") != CredentialCache.key(b"a", b"bc", b"")
@@ -276,22 +288,29 @@ def test_parse_basic_auth() -> None:
         assert parse_basic_auth(bad) is None
 
 
-def _call(mw: WebConfigMiddleware, auth: tuple[str, str] | None) -> tuple[str, dict[str, str]]:
-    env: dict[str, Any] = {"PATH_INFO": "/metrics", "REQUEST_METHOD": "GET"}
+def _call(mw: AuthMiddleware, auth: tuple[str, str] | None) -> tuple[int, dict[str, str]]:
+    headers = []
     if auth:
-        env["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+        token = base64.b64encode(":".join(auth).encode())
+        headers.append((b"authorization", b"Basic " + token))
+    scope = {"type": "http", "path": "/metrics", "method": "GET", "headers": headers}
     got: dict[str, Any] = {}
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-        got["status"], got["headers"] = status, dict(headers)
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
 
-    b"".join(mw(env, start_response))
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            got["status"] = message["status"]
+            got["headers"] = {k.decode().lower(): v.decode() for k, v in message["headers"]}
+
+    asyncio.run(mw(scope, receive, send))
     return got["status"], got["headers"]
 
 
-def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"metrics"]
+async def inner(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": b"metrics"})
 
 
 def test_bcrypt_runs_once_per_credential_and_unknown_users_pay_it_too(tmp_path: Path) -> None:
@@ -302,47 +321,67 @@ def test_bcrypt_runs_once_per_credential_and_unknown_users_pay_it_too(tmp_path: 
         return bcrypt.checkpw(password, hashed)
 
     cfg = WebConfig.load(write(tmp_path, {"basic_auth_users": {"alice": HASH}}))
-    mw = WebConfigMiddleware(inner, cfg, checkpw=checkpw)
-    assert _call(mw, ("alice", "pw"))[0] == "200 OK"
-    assert _call(mw, ("alice", "pw"))[0] == "200 OK"
+    mw = AuthMiddleware(inner, cfg, checkpw=checkpw)
+    assert _call(mw, ("alice", "pw"))[0] == 200
+    assert _call(mw, ("alice", "pw"))[0] == 200
     assert len(calls) == 1  # the second scrape did not pay bcrypt
     status, headers = _call(mw, ("alice", "bad"))
-    assert status == "401 Unauthorized" and headers["WWW-Authenticate"] == "Basic"
-    assert _call(mw, ("mallory", "pw"))[0] == "401 Unauthorized"
-    assert len(calls) == 3 and calls[2] != HASH.encode()  # checked against the fixed hash
-    assert _call(mw, None)[0] == "401 Unauthorized"
-    assert len(calls) == 3  # no credentials: nothing to check
+    assert status == 401 and headers["www-authenticate"] == "Basic"
+    assert _call(mw, ("alice", "bad"))[0] == 401
+    assert len(calls) == 3  # failures are not remembered
+    assert _call(mw, ("mallory", "pw"))[0] == 401
+    # an unknown user is checked against a dummy hash of the file's cost (4 here)
+    assert len(calls) == 4 and calls[3] != HASH.encode() and calls[3].startswith(b"$2b$04$")
+    assert _call(mw, None)[0] == 401
+    assert len(calls) == 4  # no credentials: nothing to check
+
+
+def test_unknown_users_get_a_dummy_hash_of_a_cost_in_the_file(tmp_path: Path) -> None:
+    costly = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=5)).decode()
+    cfg = WebConfig.load(write(tmp_path, {"basic_auth_users": {"a": HASH, "b": costly}}))
+    calls: list[bytes] = []
+    mw = AuthMiddleware(inner, cfg, checkpw=lambda p, h: calls.append(h) or False)
+    for i in range(40):
+        _call(mw, (f"nobody{i}", "pw"))
+    assert {h[:7] for h in calls} == {b"$2b$04$", b"$2b$05$"}  # both costs, per user name
+    calls.clear()
+    _call(mw, ("nobody1", "pw"))
+    _call(mw, ("nobody1", "other"))
+    assert calls[0][:7] == calls[1][:7]  # the same name always costs the same
 
 
 def test_rate_limit_answers_429(tmp_path: Path) -> None:
     clock = FrozenClock(0.0)
     cfg = WebConfig.load(write(tmp_path, {"rate_limit": {"interval": "1s", "burst": 1}}))
-    mw = WebConfigMiddleware(inner, cfg, clock=clock)
-    assert _call(mw, None)[0] == "200 OK"
-    assert _call(mw, None)[0] == "429 Too Many Requests"
+    mw = AuthMiddleware(inner, cfg, clock=clock)
+    assert _call(mw, None)[0] == 200
+    assert _call(mw, None)[0] == 429
     clock.t += 1
-    assert _call(mw, None)[0] == "200 OK"
+    assert _call(mw, None)[0] == 200
 
 
 def test_configured_headers_do_not_override_the_apps(tmp_path: Path) -> None:
     doc = {"http_server_config": {"headers": {"Content-Security-Policy": "default-src 'none'"}}}
     cfg = WebConfig.load(write(tmp_path, doc))
 
-    def csp_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [("Content-Security-Policy", "app's own")])
-        return [b""]
+    async def csp_app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-security-policy", b"app's own")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
-    assert _call(WebConfigMiddleware(inner, cfg), None)[1]["Content-Security-Policy"] == "default-src 'none'"  # fmt: skip
-    assert _call(WebConfigMiddleware(csp_app, cfg), None)[1]["Content-Security-Policy"] == "app's own"  # fmt: skip
+    assert _call(AuthMiddleware(inner, cfg), None)[1]["content-security-policy"] == "default-src 'none'"  # fmt: skip
+    assert _call(AuthMiddleware(csp_app, cfg), None)[1]["content-security-policy"] == "app's own"  # fmt: skip
 
 
-def test_a_broken_file_answers_500_and_is_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+def test_a_broken_file_keeps_the_last_good_one_and_is_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
     path = write(tmp_path, {"basic_auth_users": {"alice": HASH}})
-    mw = WebConfigMiddleware(inner, WebConfig.load(path))
+    mw = AuthMiddleware(inner, WebConfig.load(path))
     path.write_text("basic_auth_users: {alice: not-a-hash-but-a-secret}\n")
-    assert [_call(mw, ("alice", "pw"))[0] for _ in range(3)] == ["500 Internal Server Error"] * 3
+    assert [_call(mw, ("alice", "pw"))[0] for _ in range(3)] == [200] * 3
+    assert [_call(mw, ("alice", "not-a-hash-but-a-secret"))[0] for _ in range(2)] == [401] * 2
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "user 'alice'" in errors[0].getMessage()
     assert "not-a-hash-but-a-secret" not in caplog.text
-    write(tmp_path, {"basic_auth_users": {"alice": HASH, "bob": HASH}})
-    assert _call(mw, ("alice", "pw"))[0] == "200 OK"
+    write(tmp_path, {"basic_auth_users": {"bob": HASH}})
+    assert _call(mw, ("alice", "pw"))[0] == 401
+    assert _call(mw, ("bob", "pw"))[0] == 200

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from exporter.webauth import WebConfigMiddleware
-from exporter.webconfig import WebConfig
+from exporter.web.auth import AuthMiddleware
+from exporter.web.source import WebConfigSource as WebConfig
 from tests.conftest import ROOT, need_binary
+from tests.test_webconfig import _call
 from tests.test_webserver_tls import PKI
 
 DOC = (ROOT / "docs" / "web.md").read_text(encoding="utf-8")
@@ -22,29 +22,24 @@ def example(name: str) -> str:
     return m.group(1)
 
 
+async def _ok(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
 def test_web_config_example_loads_and_its_password_works(tmp_path: Path) -> None:
     PKI(tmp_path).issue("server")
     path = tmp_path / "web.yml"
     path.write_text(example("web-config"))
     cfg = WebConfig.load(path)
     assert cfg.tls_enabled and cfg.server_tls() is not None
-    got: dict[str, Any] = {}
-
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [])
-        return [b""]
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-        got["status"], got["headers"] = status, dict(headers)
-
-    auth = base64.b64encode(b"prometheus:example-password").decode()
-    WebConfigMiddleware(app, cfg)({"HTTP_AUTHORIZATION": f"Basic {auth}"}, start_response)
-    assert got["status"] == "200 OK"
-    assert got["headers"]["Strict-Transport-Security"] == "max-age=31536000"
+    status, headers = _call(AuthMiddleware(_ok, cfg), ("prometheus", "example-password"))
+    assert status == 200
+    assert headers["strict-transport-security"] == "max-age=31536000"
 
 
 def test_every_web_config_key_is_documented() -> None:
-    from exporter.webconfig import HTTPServerConfig, RateLimitConfig, TLSServerConfig
+    from exporter.web.config import HTTPServerConfig, RateLimitConfig, TLSServerConfig
 
     for model, prefix in (
         (TLSServerConfig, "tls_server_config."),

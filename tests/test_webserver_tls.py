@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exporter.webconfig import WebConfig
-from exporter.webserver import HttpServer, serve
+from exporter.web.serve import Listener, serve
+from exporter.web.source import WebConfigSource
 from tests.conftest import need_binary
 from tests.procs import free_port, wait_for
 
@@ -107,10 +107,12 @@ def write_config(path: Path, doc: dict[str, Any]) -> Path:
     return path
 
 
-def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     # valid text exposition, so that the prometheus binary can scrape it too
-    start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4")])
-    return [expected(environ["wsgi.url_scheme"], environ["PATH_INFO"]).encode()]
+    body = expected(scope["scheme"], scope["path"]).encode()
+    headers = [(b"content-type", b"text/plain; version=0.0.4")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def expected(scheme: str, path: str) -> str:
@@ -119,11 +121,11 @@ def expected(scheme: str, path: str) -> str:
 
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Any]:
-    servers: list[HttpServer] = []
+    servers: list[Listener] = []
 
-    def _start(doc: dict[str, Any]) -> tuple[HttpServer, Path]:
+    def _start(doc: dict[str, Any]) -> tuple[Listener, Path]:
         cfg = write_config(tmp_path / "web.yml", doc)
-        s = serve(app, "127.0.0.1", 0, web_config=WebConfig.load(cfg))
+        s = serve(app, "127.0.0.1", 0, web_config=WebConfigSource.load(cfg))
         servers.append(s)
         return s, cfg
 
@@ -141,7 +143,7 @@ def client_context(pki: PKI, cert: Cert | None = None, **kw: Any) -> ssl.SSLCont
     return ctx
 
 
-def peer_serial(server: HttpServer, ctx: ssl.SSLContext) -> int:
+def peer_serial(server: Listener, ctx: ssl.SSLContext) -> int:
     with socket.create_connection(server.address, timeout=10) as raw_sock:
         with ctx.wrap_socket(raw_sock, server_hostname="localhost") as s:
             der = s.getpeercert(binary_form=True)
@@ -156,11 +158,23 @@ def test_tls_handshake_and_plain_http_refused(pki: PKI, start: Any) -> None:
     r = httpx.get(s.url + "/metrics", verify=client_context(pki))
     assert r.status_code == 200 and r.text == expected("https", "/metrics")
     assert peer_serial(s, client_context(pki)) == server_cert.serial
-    plain = httpx.get(s.url.replace("https", "http") + "/")
-    assert plain.status_code == 400
-    assert "HTTP request to an HTTPS server" in plain.text
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError)):
+        httpx.get(s.url.replace("https", "http") + "/")  # the handshake fails: no answer
     with pytest.raises(httpx.ConnectError):  # a client that does not trust our CA
         httpx.get(s.url, verify=ssl.create_default_context())
+
+
+def test_a_rotated_certificate_is_served_to_clients_without_sni(pki: PKI, start: Any) -> None:
+    pki.issue("server")
+    s, _ = start({"tls_server_config": {"cert_file": "server.crt", "key_file": "server.key"}})
+    second = pki.issue("server")
+    ctx = client_context(pki)
+    ctx.check_hostname = False
+    with socket.create_connection(s.address, timeout=10) as raw_sock:
+        with ctx.wrap_socket(raw_sock) as tls:  # no server_hostname: no SNI extension
+            der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    assert x509.load_der_x509_certificate(der).serial_number == second.serial
 
 
 def test_min_version_is_honoured(pki: PKI, start: Any) -> None:
@@ -273,12 +287,14 @@ def test_file_changes_apply_without_restart(pki: PKI, start: Any, caplog: pytest
     assert httpx.get(s.url, verify=ctx, auth=("alice", "one")).status_code == 401
     assert httpx.get(s.url, verify=ctx, auth=("alice", "two")).status_code == 200
     assert peer_serial(s, ctx) == second.serial
-    # a broken file: requests get 500 (fail closed), TLS keeps the last good certificate
-    cfg.write_text("basic_auth_users: [not, a, mapping]\n")
-    r = httpx.get(s.url, verify=ctx, auth=("alice", "two"))
-    assert r.status_code == 500
-    assert "basic_auth_users" in caplog.text
-    assert "two" not in r.text
+    # a broken, empty or auth-dropping file: the last good one stays (fail closed)
+    for bad in ("basic_auth_users: [not, a, mapping]\n", "", "tls_server_config: {}\n"):
+        cfg.write_text(bad)
+        assert httpx.get(s.url, verify=ctx).status_code == 401, bad
+        assert httpx.get(s.url, verify=ctx, auth=("alice", "two")).status_code == 200
+        assert peer_serial(s, ctx) == second.serial
+    assert "basic_auth_users" in caplog.text and "the file is empty" in caplog.text
+    assert "two" not in caplog.text
 
 
 @pytest.mark.e2e

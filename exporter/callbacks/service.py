@@ -31,7 +31,7 @@ from exporter.log import add_secret, get_logger
 from exporter.recordtask import RecordTaskInfo
 from exporter.settings import Settings
 from exporter.types import Clock
-from exporter.webconfig import WebConfig
+from exporter.web.source import WebConfigSource
 
 if TYPE_CHECKING:
     from exporter.callbacks.listener import Listener
@@ -45,10 +45,10 @@ class TaskClient(Protocol):
     def get_record_task(self, app_id: str, room_id: str, task_id: str) -> RecordTaskInfo: ...
 
 
-def load_callback_web_config(path: Path) -> WebConfig:
+def load_callback_web_config(path: Path) -> WebConfigSource:
     """The callback listener's web config: TLS only (the vendor sends no credentials and
     retries at most twice, so neither basic auth nor a rate limit has a place here)."""
-    web = WebConfig.load(path)
+    web = WebConfigSource.load(path)
     cfg = web.initial
     where = f"callbacks web config file {path}"
     if cfg.basic_auth_users:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from exporter.errors import ConfigError
 
 if TYPE_CHECKING:
-    from exporter.webconfig import TLSServerConfig
+    from exporter.web.config import TLSServerConfig
 
 __all__ = ["CLIENT_AUTH", "GO_CIPHER_SUITES", "TLS_VERSIONS", "ServerTLS", "build_server_tls"]
 

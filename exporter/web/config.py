@@ -5,20 +5,15 @@ The same YAML file the Go exporters accept (``tls_server_config``, ``http_server
 setting Python's ``ssl`` module cannot honour is a ``ConfigError`` naming the key. Relative
 file names are relative to the directory of the web config file, as in the toolkit.
 
-Like the toolkit, the file is looked at again on every request (users, headers) and the
-certificate files on every new TLS connection, so rotated certificates and changed passwords
-apply without a restart. Here a file is re-parsed only when its modification time, size or
-inode changed. TLS cannot be switched on or off, nor ``rate_limit`` changed, without a restart.
+The file in use, reloaded when it changes and kept at its last good version when it turns
+bad (fail closed), is ``exporter.web.source.WebConfigSource``.
 
 Secrets (passwords, hashes, private keys) never appear in errors or logs.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import re
-import threading
 from pathlib import Path
 from typing import Literal
 
@@ -27,11 +22,9 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_va
 from pydantic import model_validator as _model_validator
 
 from exporter.errors import ConfigError
-from exporter.webtls import CLIENT_AUTH, GO_CIPHER_SUITES, TLS_VERSIONS, ServerTLS, build_server_tls
+from exporter.web.tls import CLIENT_AUTH, GO_CIPHER_SUITES, TLS_VERSIONS
 
-__all__ = ["TLSServerConfig", "WebConfig", "WebConfigFile", "load_web_config", "parse_go_duration"]
-
-log = logging.getLogger(__name__)
+__all__ = ["TLSServerConfig", "WebConfigFile", "load_web_config", "parse_go_duration"]
 
 # toolkit values Python's ssl cannot do: it verifies every client certificate it asks for
 UNVERIFIED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert", "RequireClientCert")
@@ -238,14 +231,6 @@ def _fmt(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def _signature(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 def load_web_config(path: Path) -> WebConfigFile:
     """Parse and validate the file; ConfigError 'web config file PATH: key: problem'."""
     try:
@@ -268,96 +253,3 @@ def load_web_config(path: Path) -> WebConfigFile:
         raise ConfigError(f"web config file {path}: {_fmt(exc)}") from None
     base = path.resolve().parent
     return cfg.model_copy(update={"tls_server_config": cfg.tls_server_config.with_base(base)})
-
-
-class WebConfig:
-    """A web config file in use: re-read when it (or a certificate file) changes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._sig = _signature(path)
-        self._cfg = self._initial = load_web_config(path)
-        self._bad: tuple[object, str] | None = None
-        self._tls_enabled = self._cfg.tls_server_config.enabled
-        self._tls: ServerTLS | None = None
-        self._tls_sig: object = None
-        self._tls_error_sig: object = None
-        if self._tls_enabled:
-            try:
-                self._tls = build_server_tls(self._cfg.tls_server_config)
-            except ConfigError as exc:
-                raise ConfigError(f"web config file {path}: {exc}") from None
-            self._tls_sig = self._tls_signature(self._cfg)
-
-    @classmethod
-    def load(cls, path: str | Path) -> WebConfig:
-        """Validate the file and every certificate it names; ConfigError if anything is bad."""
-        return cls(Path(path))
-
-    @property
-    def tls_enabled(self) -> bool:
-        return self._tls_enabled
-
-    @property
-    def initial(self) -> WebConfigFile:
-        """The configuration read at start (rate_limit and TLS on/off come from it)."""
-        return self._initial
-
-    def current(self) -> WebConfigFile:
-        """The file as it is now (re-parsed if it changed); ConfigError if it became invalid."""
-        sig = _signature(self.path)
-        with self._lock:
-            if sig == self._sig:
-                return self._cfg
-            if self._bad is not None and self._bad[0] == sig:
-                raise ConfigError(self._bad[1])
-            try:
-                cfg = load_web_config(self.path)
-            except ConfigError as exc:
-                self._bad = (sig, str(exc))
-                raise
-            self._cfg, self._sig, self._bad = cfg, sig, None
-            return cfg
-
-    def _tls_signature(self, cfg: WebConfigFile) -> object:
-        files = cfg.tls_server_config.files()
-        return (cfg.tls_server_config, tuple(_signature(p) for p in files))
-
-    def server_tls(self) -> ServerTLS | None:
-        """The TLS context for a new connection; rebuilt when the config or a file changed.
-
-        If the new files do not load, the last good context keeps serving and the problem is
-        logged once per change (the toolkit would fail the handshakes instead).
-        """
-        if not self._tls_enabled:
-            return None
-        try:
-            cfg = self.current()
-        except ConfigError as exc:
-            self._log_tls_error(("cfg", _signature(self.path)), str(exc))
-            return self._tls
-        sig = self._tls_signature(cfg)
-        with self._lock:
-            if sig == self._tls_sig or sig == self._tls_error_sig:
-                return self._tls
-        try:
-            if not cfg.tls_server_config.enabled:
-                raise ConfigError("tls_server_config: TLS cannot be turned off without a restart")
-            new = build_server_tls(cfg.tls_server_config)
-        except ConfigError as exc:
-            self._log_tls_error(sig, str(exc))
-            return self._tls
-        with self._lock:
-            self._tls, self._tls_sig = new, sig
-        log.info("web config: TLS certificates reloaded file=%s", self.path)
-        return new
-
-    def _log_tls_error(self, sig: object, message: str) -> None:
-        with self._lock:
-            if sig == self._tls_error_sig:
-                return
-            self._tls_error_sig = sig
-        log.error(
-            "web config: keeping the last good TLS settings file=%s error=%s", self.path, message
-        )
