@@ -16,7 +16,8 @@ from __future__ import annotations
 import platform
 import threading
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -29,7 +30,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from exporter import __version__, revision
-from exporter.cache import Entry, SnapshotCache
+from exporter.cache import Entry, SnapshotCache, SourceStatus
 from exporter.collectors.base import Source, TargetView
 from exporter.health import HEALTH, HealthSpec
 from exporter.limiter import Limiters
@@ -66,6 +67,16 @@ __all__ = [
 _EOF = b"# EOF\n"
 
 
+@dataclass(frozen=True)
+class Part:
+    """One cached part of the exposition: a source's families (``("source", name)``) or the
+    health families (``("health", "")``). Equal versions render to equal bytes."""
+
+    key: tuple[str, str]
+    version: Hashable
+    families: list[Metric]
+
+
 def _family(key: str) -> GaugeMetricFamily:
     spec: HealthSpec = HEALTH[key]
     return GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
@@ -95,8 +106,8 @@ class CacheCollector(Collector):
     def __init__(self, refresher: Callable[[], RefreshView]) -> None:
         self._engine = refresher
         self._lock = threading.Lock()
-        self._built: dict[str, tuple[Any, list[Metric]]] = {}
-        self._bytes: dict[tuple[str, str], tuple[Any, bytes]] = {}
+        self._built: dict[str, tuple[Hashable, list[Metric]]] = {}
+        self._bytes: dict[tuple[tuple[str, str], str], tuple[Hashable, bytes]] = {}
 
     def describe(self) -> Iterable[Metric]:
         # static: never runs collect() at registration (no auto_describe surprises)
@@ -108,10 +119,10 @@ class CacheCollector(Collector):
             yield _family(key)
 
     def collect(self) -> Iterable[Metric]:
-        for _, families in self.parts():
-            yield from families
+        for part in self.parts():
+            yield from part.families
 
-    def parts(self) -> list[tuple[Any, list[Metric]]]:
+    def parts(self) -> list[Part]:
         """(version key, families) per source and for health; rebuilt only when stale."""
         refresher = self._engine()
         cache, view = refresher.cache, refresher.targets
@@ -119,7 +130,7 @@ class CacheCollector(Collector):
         entries = cache.entries()
         targets = view.current()
         version = (id(refresher), view.version)
-        out: list[tuple[Any, list[Metric]]] = []
+        out: list[Part] = []
         health_keys: list[tuple[str, str, Entry | None, bool]] = []
         for name, src in refresher.sources.items():
             keys = [(name, "")] if src.scope == "account" else [
@@ -140,14 +151,16 @@ class CacheCollector(Collector):
                     fresh += served
                     fresh_keys.append((key[1], len(served)))
             vkey = (cache.source_generation(name), tuple(fresh_keys), version)
-            out.append((("source", name, vkey), self._build(src, vkey, fresh, view)))
+            out.append(Part(("source", name), vkey, self._build(src, vkey, fresh, view)))
         statuses = cache.statuses()
         hkey = (cache.generation, version, tuple((n, a, f) for n, a, _, f in health_keys))
         names = list(refresher.sources)
-        out.append((("health", "", hkey), self._health(hkey, health_keys, statuses, names)))
+        out.append(Part(("health", ""), hkey, self._health(hkey, health_keys, statuses, names)))
         return out
 
-    def _build(self, src: Source[Any], vkey: Any, fresh: list[Snapshot], view: Any) -> list[Metric]:
+    def _build(
+        self, src: Source[Any], vkey: Hashable, fresh: list[Snapshot], view: TargetView
+    ) -> list[Metric]:
         name = src.name
         with self._lock:
             cached = self._built.get(name)
@@ -160,9 +173,9 @@ class CacheCollector(Collector):
 
     def _health(
         self,
-        hkey: Any,
+        hkey: Hashable,
         keys: list[tuple[str, str, Entry | None, bool]],
-        statuses: dict[str, Any],
+        statuses: dict[str, SourceStatus],
         names: list[str],
     ) -> list[Metric]:
         with self._lock:
@@ -198,15 +211,15 @@ class CacheCollector(Collector):
     def rendered(self, fmt: str) -> list[bytes]:
         """The exposition bytes of every part, re-rendered only for parts that changed."""
         out = []
-        for vkey, families in self.parts():
+        for part in self.parts():
             with self._lock:
-                cached = self._bytes.get((str(vkey[:2]), fmt))
-            if cached is not None and cached[0] == vkey:
+                cached = self._bytes.get((part.key, fmt))
+            if cached is not None and cached[0] == part.version:
                 out.append(cached[1])
                 continue
-            data = render(families, fmt)
+            data = render(part.families, fmt)
             with self._lock:
-                self._bytes[(str(vkey[:2]), fmt)] = (vkey, data)
+                self._bytes[(part.key, fmt)] = (part.version, data)
             out.append(data)
         return out
 
@@ -273,7 +286,7 @@ class Exposition:
         self._live_seconds = live_seconds
         self._lock = threading.Lock()
         self._live_bytes: dict[str, tuple[float, bytes]] = {}
-        self._gzip: dict[str, tuple[tuple[bytes, ...], list[bytes], Any]] = {}
+        self._gzip: dict[str, tuple[tuple[bytes, ...], list[bytes], zlib._Compress]] = {}
 
     def _live_part(self, fmt: str, fresh: bool = False) -> bytes:
         now = self._clock()
