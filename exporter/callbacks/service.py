@@ -27,7 +27,7 @@ from exporter.callbacks.storage import StorageInfo
 from exporter.callbacks.tasks import InFlightTasks
 from exporter.configtext import parse_listen_address
 from exporter.errors import ApiClientError, ApiError, ConfigError
-from exporter.log import add_secret, get_logger
+from exporter.log import get_logger, set_secrets
 from exporter.recordtask import RecordTaskInfo
 from exporter.settings import Settings
 from exporter.types import Clock
@@ -85,9 +85,12 @@ def storage_warnings(settings: Settings) -> list[str]:
 
 
 def _keys(settings: Settings) -> Keys:
+    """The signing secrets of this configuration; they replace the previous configuration's in
+    the log scrubber (which keeps those a grace minute more), so rotating them by reload holds
+    no more than the current ones."""
     per_app = {app.app_id: app.callback_secrets for app in settings.apps or []}
-    for secret in (*settings.callbacks.secrets, *(s for v in per_app.values() for s in v)):
-        add_secret(secret)
+    every_app = (s for secrets in per_app.values() for s in secrets)
+    set_secrets("callbacks", (*settings.callbacks.secrets, *every_app))
     return Keys(settings.callbacks.secrets, {k: v for k, v in per_app.items() if v})
 
 

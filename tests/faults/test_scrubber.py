@@ -5,6 +5,9 @@ and reload-time figures are in benchmarks/bench_reload.py."""
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
+
+import pytest
 
 from exporter.log import GRACE_SECONDS, _Scrubber
 
@@ -51,3 +54,27 @@ def test_a_secret_inside_another_is_redacted_whole_and_sets_are_independent() ->
     assert scrub("xxabcdxx abcd cb-secret-1 permanent-1") == " ".join(["<redacted>"] * 4)
     scrub.set_secrets("credentials", [])
     assert scrub.held() == 4  # the replaced pair is in its grace window
+
+
+def test_rotating_the_callback_secrets_by_reload_keeps_only_the_current_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Each configuration's callback secrets (the default and per app) replace the previous
+    configuration's: 50 rotations hold the current two, not 100."""
+    from exporter import log
+    from exporter.callbacks.service import _keys
+    from tests.conftest import make_settings
+
+    clock = Clock()
+    monkeypatch.setattr(log, "_scrubber", _Scrubber(clock))
+    used = []
+    for i in range(50):
+        default, per_app = f"cb-default-{i:04d}", f"cb-app-{i:04d}"
+        used += [default, per_app]
+        (tmp_path / "app1.secret").write_text(per_app + "\n")
+        apps = [{"app_id": "app1", "callback_secret_file": str(tmp_path / "app1.secret")}]
+        _keys(make_settings(apps=apps, callbacks={"listen_address": ":0", "secret": default}))
+        clock.t += 5 * 60
+    assert log.secrets_held() == 2
+    assert log.scrub(f"{used[-2]} {used[-1]}") == "<redacted> <redacted>"
+    assert log.scrub(used[0]) == used[0]  # rotated away long ago: forgotten
