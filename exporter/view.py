@@ -76,6 +76,7 @@ class ExporterView:
         refresher = self._refresher()
         now = self._clock.monotonic()
         statuses = self._cache.statuses()
+        names = refresher.targets.app_names()
         rows = []
         for (source, app_id), e in sorted(self._cache.entries().items()):
             age = f"{now - e.success_mono:.0f}s ago" if e.success_mono is not None else "never"
@@ -86,10 +87,12 @@ class ExporterView:
             elif due is not None and due.cycle_started is not None and source in refresher.sources:
                 left = due.cycle_started + refresher.interval(source) - now
                 nxt = f"next scrape after {max(0.0, left):.0f}s"
-            cells = (source, app_id or "-", "up" if e.up else "DOWN", age, e.last_error or "-", nxt)
+            name = names.get(app_id, ("", ""))[0] if app_id else ""
+            state = "up" if e.up else "DOWN"
+            cells = (source, app_id or "-", name or "-", state, age, e.last_error or "-", nxt)
             rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-        table = "\n".join(rows) or "<tr><td colspan=6>no refresh has finished yet</td></tr>"
-        plan = plan_section(refresher.plan, refresher.traffic, refresher.targets.app_names())
+        table = "\n".join(rows) or "<tr><td colspan=7>no refresh has finished yet</td></tr>"
+        plan = plan_section(refresher.plan, refresher.traffic, names)
         settings = self._settings()
         return f"""<!doctype html>
 <html><head><title>Volcengine RTC exporter</title></head>
@@ -101,7 +104,7 @@ class ExporterView:
 · <a href="/-/ready">ready</a></p>
 <h2>Sources</h2>
 <table border=1 cellpadding=4>
-<tr><th>source</th><th>app_id</th><th>state</th><th>last success</th>
+<tr><th>source</th><th>app_id</th><th>app name</th><th>state</th><th>last success</th>
 <th>last error</th><th>next refresh</th></tr>
 {table}
 </table>

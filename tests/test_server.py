@@ -163,16 +163,17 @@ def test_openmetrics_and_gzip_are_negotiated_and_cached_bytes_are_reused() -> No
     rt.stop()
 
 
-def test_landing_page_escapes_vendor_ids() -> None:
+def test_landing_page_names_each_app_and_escapes_vendor_ids() -> None:
     transport, _ = fixture_transport()
-    rt = Runtime.build(
-        golden_settings(apps=[{"app_id": "<script>x</script>\x1b[31m"}]),
-        transport=transport,
-        clock=FrozenClock(T),
-    )
+    apps = [{"app_id": "<script>x</script>\x1b[31m", "name": "<b>Voice & chat</b>"}]
+    rt = Runtime.build(golden_settings(apps=apps), transport=transport, clock=FrozenClock(T))
     rt.refresher.refresh("realtime_operation")
     page = rt.view.landing()
-    assert "<script>x" not in page and "&lt;script&gt;" in page
+    assert "<script>x" not in page and "<b>Voice" not in page
+    row = next(line for line in page.splitlines() if line.startswith("<tr><td>realtime_operation"))
+    cells = row.removeprefix("<tr><td>").removesuffix("</td></tr>").split("</td><td>")
+    assert cells[1] == "&lt;script&gt;x&lt;/script&gt;\x1b[31m"
+    assert cells[2] == "&lt;b&gt;Voice &amp; chat&lt;/b&gt;"  # the name next to the id
     rt.stop()
 
 
