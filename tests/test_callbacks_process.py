@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.callbacks_util import signed
@@ -144,6 +145,31 @@ def test_2000_events_from_8_senders_count_once_fast_and_flat(tmp_path: Path) -> 
         exp.stop()
 
 
+def named_panels(prom_url: str, app_id: str) -> dict[str, set[str]]:
+    """Each per-app target of the events dashboard whose families Prometheus has, queried for
+    ``app_id``: the ``app_name`` values it answers with."""
+    from exporter.mixin.config import MixinConfig
+    from exporter.mixin.dashboards import build_dashboards
+    from tests.test_e2e import panel_families, substituted
+
+    have = set(httpx.get(prom_url + "/api/v1/label/__name__/values", timeout=10).json()["data"])
+    out = {}
+    for panel in build_dashboards(MixinConfig())["rtc-events"]["panels"]:
+        for t in panel.get("targets", []):
+            if "group_left (app_name)" not in t["expr"]:
+                continue
+            if panel_families(t["expr"]) - {n.removesuffix("_bucket") for n in have}:
+                continue  # not served here (no such event yet)
+            query = substituted(t["expr"], app_id)
+            r = httpx.get(prom_url + "/api/v1/query", params={"query": query}, timeout=10)
+            assert r.json()["status"] == "success", (panel["title"], r.text)
+            series = r.json()["data"]["result"]
+            out[f"{panel['title']}: {t['legendFormat']}"] = {
+                x["metric"].get("app_name", "") for x in series
+            }
+    return out
+
+
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_upload_failures_page_naming_platform_and_region(tmp_path: Path) -> None:
@@ -224,6 +250,10 @@ def test_upload_failures_page_naming_platform_and_region(tmp_path: Path) -> None
         assert (
             exp.get("volcengine_rtc_storage_info", app_id=sim.apps[0], storage_platform="s3") == 1
         )
+        # the events dashboard's per-app panels answer from this Prometheus, named by app_name
+        named = named_panels(f"http://127.0.0.1:{prom_port}", sim.apps[0])
+        assert named and all(names for names in named.values()), named
+        assert "" not in set().union(*named.values())
     finally:
         for p in (prom, am, exp, sim):
             p.stop()

@@ -329,3 +329,22 @@ def test_runbooks_tell_where_to_look() -> None:
         section = runbooks.split(f"## {qa.name}\n")[1].split("\n## ")[0]
         assert "**Find where.**" in section and "RTC diagnosis" in section, qa.name
         assert "`app_name`" in section and "since when" in section, qa.name
+
+
+def test_legends_name_apps_by_their_name() -> None:
+    """Issue 21 item 4: wherever a legend or table tells apps apart, it shows ``app_name``
+    (joined from ``volcengine_rtc_app_info``, the id when the name is unknown), never a bare
+    hex ``app_id`` (tables of a dashboard scoped to one chosen app excepted)."""
+    named = 0
+    for uid, dash in build_dashboards(MixinConfig()).items():
+        for panel in dash["panels"]:
+            for t in panel.get("targets", []):
+                legend, expr = t.get("legendFormat", ""), t["expr"]
+                assert "{{app_id}}" not in legend, (uid, panel["title"], legend)
+                one_app = 'app_id="$app_id"' in expr
+                table = panel["type"] == "table" and "app_id" in expr and not one_app
+                if "{{app_name}}" in legend or table:
+                    assert "group_left (app_name)" in expr, (uid, panel["title"])
+                    assert "label_replace(" in expr and '"app_name", "$1", "app_id"' in expr
+                    named += 1
+    assert named >= 20

@@ -184,16 +184,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})"
-              else "time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})"
+              then "(time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})"
-              else "time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})"
+              then "(time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((time() - max by (app_id) (volcengine_rtc_callback_last_event_timestamp_seconds{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "{{app_id}}",
+          legendFormat: "{{app_name}}",
           refId: "A",
         },
       ],
@@ -357,16 +357,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
-              else "histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
+              then "(histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
-              else "histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
+              then "(histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "p50 {{app_id}}",
+          legendFormat: "p50 {{app_name}}",
           refId: "A",
         },
         {
@@ -374,16 +374,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
-              else "histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
+              then "(histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
-              else "histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
+              then "(histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_session_duration_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "p99 {{app_id}}",
+          legendFormat: "p99 {{app_name}}",
           refId: "B",
         },
       ],
@@ -435,16 +435,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
-              else "sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
+              then "(sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
-              else "sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
+              then "(sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_tasks_stopped_total{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "stopped {{app_id}}",
+          legendFormat: "stopped {{app_name}}",
           refId: "B",
         },
       ],
@@ -564,16 +564,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
-              else "histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
+              then "(histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
-              else "histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
+              then "(histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.5, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "p50 {{app_id}}",
+          legendFormat: "p50 {{app_name}}",
           refId: "A",
         },
         {
@@ -581,16 +581,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
-              else "histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
+              then "(histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
-              else "histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))"
+              then "(histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((histogram_quantile(0.99, sum by (le, app_id) (rate(volcengine_rtc_recording_upload_delay_seconds_bucket{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval])))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "p99 {{app_id}}",
+          legendFormat: "p99 {{app_name}}",
           refId: "B",
         },
       ],
@@ -710,16 +710,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "sum by (app_id) (rate(volcengine_rtc_recording_files_total{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
-              else "sum by (app_id) (rate(volcengine_rtc_recording_files_total{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
+              then "(sum by (app_id) (rate(volcengine_rtc_recording_files_total{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_files_total{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(sum by (app_id) (rate(volcengine_rtc_recording_files_total{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_files_total{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "sum by (app_id) (rate(volcengine_rtc_recording_files_total{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
-              else "sum by (app_id) (rate(volcengine_rtc_recording_files_total{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
+              then "(sum by (app_id) (rate(volcengine_rtc_recording_files_total{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_files_total{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(sum by (app_id) (rate(volcengine_rtc_recording_files_total{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_files_total{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "files/s {{app_id}}",
+          legendFormat: "files/s {{app_name}}",
           refId: "A",
         },
         {
@@ -727,16 +727,16 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
-              else "sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
+              then "(sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
-              else "sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))"
+              then "(sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((sum by (app_id) (rate(volcengine_rtc_recording_media_seconds_total{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"}[$__rate_interval]))) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
-          legendFormat: "media s/s {{app_id}}",
+          legendFormat: "media s/s {{app_name}}",
           refId: "B",
         },
       ],
@@ -770,13 +770,13 @@ function(c) {
             if c.selector == ""
             then (
               if c.cluster_label == ""
-              then "max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})"
-              else "max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})"
+              then "(max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{" + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
             else (
               if c.cluster_label == ""
-              then "max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})"
-              else "max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})"
+              then "(max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{" + c.selector + ", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
+              else "(max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * on (app_id) group_left (app_name) max by (app_id, app_name) (volcengine_rtc_app_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\"})\nor ignoring (app_name) label_replace((max by (app_id, storage_platform, storage_region, supported) (volcengine_rtc_storage_info{" + c.selector + ", " + c.cluster_label + "=~\"$" + c.cluster_label + "\", job=~\"$job\", instance=~\"$instance\", app_id=~\"$app_id\"})) * 1, \"app_name\", \"$1\", \"app_id\", \"(.+)\")"
             )
           ),
           format: "table",

@@ -21,14 +21,25 @@ def _rate(s: Scope, family: str, by: str, *matchers: str) -> str:
     return f"sum by ({by}) (rate({s.q(R + family, APP, *matchers)}{RATE}))"
 
 
-def _quantiles(s: Scope, family: str, by: str = "") -> tuple[tuple[str, str], ...]:
-    buckets = s.q(R + family + "_bucket", APP) if by else s.q(R + family + "_bucket")
-    legend = f" {{{{{by}}}}}" if by else ""
-    group = f"le, {by}" if by else "le"
+def _per_app(s: Scope, expr: str) -> str:
+    """``expr`` (one series per ``app_id``, summed across replicas) with the app's name."""
+    return s.named(expr, per_instance=False)
+
+
+def _app_rate(s: Scope, family: str) -> str:
+    return _per_app(s, _rate(s, family, "app_id"))
+
+
+def _quantiles(s: Scope, family: str, *, per_app: bool = False) -> tuple[tuple[str, str], ...]:
+    buckets = s.q(R + family + "_bucket", APP) if per_app else s.q(R + family + "_bucket")
+    group = "le, app_id" if per_app else "le"
     out = []
     for q in (0.5, 0.99):
         expr = f"histogram_quantile({q}, sum by ({group}) (rate({buckets}{RATE})))"
-        out.append((expr, f"p{int(q * 100)}{legend}"))
+        if per_app:
+            out.append((_per_app(s, expr), f"p{int(q * 100)} {{{{app_name}}}}"))
+        else:
+            out.append((expr, f"p{int(q * 100)}"))
     return tuple(out)
 
 
@@ -50,7 +61,7 @@ def _receiver(s: Scope) -> tuple[PanelSpec, ...]:
                   _quantiles(s, "callback_delivery_delay_seconds"),
                   "Receipt time minus the event's EventTime, for accepted events.", width=6),
         PanelSpec("Newest event age", units.Seconds,
-                  ((f"time() - max by (app_id) ({last})", "{{app_id}}"),),
+                  ((_per_app(s, f"time() - max by (app_id) ({last})"), "{{app_name}}"),),
                   "Seconds since the newest accepted event of each app (RtcCallbacksSilent).",
                   width=6),
         PanelSpec("Events per type", units.EventsPerSecond,
@@ -71,7 +82,7 @@ def _users(s: Scope) -> tuple[PanelSpec, ...]:
                   ((_rate(s, "user_leaves_total", "reason"), "{{reason}}"),),
                   "Users leaving a room per second, by the vendor's Reason.", width=8),
         PanelSpec("Session duration p50 / p99", units.Seconds,
-                  _quantiles(s, "session_duration_seconds", "app_id"),
+                  _quantiles(s, "session_duration_seconds", per_app=True),
                   "Time in the room of users who left (UserLeaveRoom Duration).", width=8),
     )  # fmt: skip
 
@@ -86,7 +97,7 @@ def _recording(s: Scope) -> tuple[PanelSpec, ...]:
     return (
         PanelSpec("Recording tasks started", units.OpsPerSecond,
                   ((_rate(s, "recording_tasks_started_total", "result"), "{{result}}"),
-                   (_rate(s, "recording_tasks_stopped_total", "app_id"), "stopped {{app_id}}")),
+                   (_app_rate(s, "recording_tasks_stopped_total"), "stopped {{app_name}}")),
                   "Tasks started (RecordStarted, by Code) and stopped per second "
                   "(RtcRecordingStartFailing).", width=8),
         PanelSpec("Uploads by result and storage", units.OpsPerSecond,
@@ -99,7 +110,7 @@ def _recording(s: Scope) -> tuple[PanelSpec, ...]:
                   "Share of uploads that failed per storage platform and region "
                   "(RtcRecordingUploadFailing).", width=8, max=1),
         PanelSpec("Upload delay p50 / p99", units.Seconds,
-                  _quantiles(s, "recording_upload_delay_seconds", "app_id"),
+                  _quantiles(s, "recording_upload_delay_seconds", per_app=True),
                   "From a task's RecordStopped to its RecordUploadDone.", width=8),
         PanelSpec("Tasks in flight", units.Short,
                   ((f"sum by (state) ({s.q(R + 'recording_tasks_in_flight', APP)})",
@@ -111,13 +122,12 @@ def _recording(s: Scope) -> tuple[PanelSpec, ...]:
                     "bytes {{storage_platform}} {{storage_region}}"),),
                   "Bytes of recording files produced per second, by storage.", width=8),
         PanelSpec("Files and media seconds", units.Short,
-                  ((_rate(s, "recording_files_total", "app_id"), "files/s {{app_id}}"),
-                   (_rate(s, "recording_media_seconds_total", "app_id"),
-                    "media s/s {{app_id}}")),
+                  ((_app_rate(s, "recording_files_total"), "files/s {{app_name}}"),
+                   (_app_rate(s, "recording_media_seconds_total"), "media s/s {{app_name}}")),
                   "Recording files per second and media seconds recorded per second.",
                   width=12),
         PanelSpec("Configured storage", units.Short,
-                  ((f"max by (app_id, {storage}, supported) ({info})", ""),),
+                  ((_per_app(s, f"max by (app_id, {storage}, supported) ({info})"), ""),),
                   "Each app's recording storage decoded with the vendor's Region table; "
                   "supported=false: a region the vendor does not support or a code outside "
                   "the table.", kind="table", width=12),

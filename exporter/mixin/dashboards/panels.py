@@ -108,14 +108,16 @@ class Scope:
         series = f"{metric}{self.cfg.sel(*self.matchers, *(m for m in matchers if m))}"
         return f"{agg}({series})" if agg else series
 
-    def named(self, expr: str) -> str:
+    def named(self, expr: str, *, per_instance: bool = True) -> str:
         """``expr`` with each series' ``app_name`` label joined from ``volcengine_rtc_app_info``
-        (the app id when the name is unknown), for legends and tables."""
+        (the app id when the name is unknown), for legends and tables. ``per_instance=False``
+        for series already summed across the exporter's replicas (joined on ``app_id`` only)."""
         cfg = self.cfg
         info = f"volcengine_rtc_app_info{cfg.sel(*self.matchers)}"
-        names = f"max by ({cfg.by('app_id', 'app_name')}) ({info})"
+        on = cfg.by("app_id") if per_instance else "app_id"
+        names = f"max by ({on}, app_name) ({info})"
         return (
-            f"({expr}) * on ({cfg.by('app_id')}) group_left (app_name) {names}\n"
+            f"({expr}) * on ({on}) group_left (app_name) {names}\n"
             # `* 1` drops the metric name, as the join above does
             f"or ignoring (app_name) "
             f'label_replace(({expr}) * 1, "app_name", "$1", "app_id", "(.+)")'
