@@ -349,6 +349,35 @@ def test_overdue_tasks_are_checked_gently_and_resolved() -> None:
     assert svc.tasks.counts()[("app1", "recording")] == 2
 
 
+def test_the_reconciler_is_a_per_minute_cap_and_survives_a_reload() -> None:
+    """``checks_per_minute`` caps every minute (an idle hour saves no burst); a call cut short
+    by a reload (the old engine's limiter cancels its waiters) or any other error costs that
+    minute only: the next minute checks again, with the client of that time."""
+    from exporter.limiter import Cancelled
+
+    clock = VirtualClock(T0)
+    cfg = {"check_after_seconds": 600, "max_tasks": 100, "checks_per_minute": 3}
+    svc = service(settings(tasks=cfg), clock)
+    fake = svc.fake  # type: ignore[attr-defined]
+    for _ in range(120):  # two idle hours: nothing overdue, nothing saved up
+        assert svc.reconcile_tick() == 0
+    for i in range(20):
+        deliver(svc, "RecordStarted", {"RoomId": "r", "TaskId": f"t{i}", "Code": 0})
+    clock.advance(601)
+    assert svc.reconcile_tick() == 3 and fake.calls == ["t0", "t1", "t2"]
+    fake.answers = {"t3": Cancelled("retired")}
+    assert svc.reconcile_tick() == 1  # t3 cut short: the rest of this minute is not spent
+    fake.answers = {"t4": RuntimeError("odd")}  # t3, t4, t5 offered again at once
+    assert svc.reconcile_tick() == 3 and fake.calls[-3:] == ["t3", "t4", "t5"]
+    fake.answers = {}
+    assert svc.reconcile_tick() == 3 and fake.calls[-3:] == ["t6", "t7", "t8"]  # t4 waits
+    half = service(settings(tasks=cfg | {"checks_per_minute": 0.5}), clock)
+    for i in range(3):
+        deliver(half, "RecordStarted", {"RoomId": "r", "TaskId": f"h{i}", "Code": 0})
+    clock.advance(601)
+    assert [half.reconcile_tick() for _ in range(4)] == [0, 1, 0, 1]
+
+
 def test_tasks_expire_after_72h_and_stay_bounded() -> None:
     clock = VirtualClock(T0)
     svc = service(settings(tasks={"max_tasks": 10, "checks_per_minute": 0}), clock)

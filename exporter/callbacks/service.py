@@ -27,6 +27,7 @@ from exporter.callbacks.storage import StorageInfo
 from exporter.callbacks.tasks import InFlightTasks
 from exporter.configtext import parse_listen_address
 from exporter.errors import ApiClientError, ApiError, ConfigError
+from exporter.limiter import Cancelled
 from exporter.log import get_logger, set_secrets
 from exporter.recordtask import RecordTaskInfo
 from exporter.settings import Settings
@@ -226,18 +227,30 @@ class CallbackService:
 
     def _reconcile(self) -> None:
         while not self._stopping.wait(60.0):
-            self._checks = min(
-                self._checks + self._settings.callbacks.tasks.checks_per_minute, 3600
-            )
+            self.reconcile_tick()
+
+    def reconcile_tick(self) -> int:
+        """One minute of the reconciler: at most ``checks_per_minute`` calls (a fractional rate
+        saves up to one call, never more: an idle hour is not a burst later). Nothing it meets
+        stops the reconciler: a call cut short by a reload or shutdown is tried in a later
+        minute with the engine of that time."""
+        per_minute = self._settings.callbacks.tasks.checks_per_minute
+        self._checks = min(self._checks + per_minute, max(per_minute, 1.0))
+        try:
             done = self.reconcile_once(int(self._checks))
-            self._checks -= done
+        except Exception as exc:
+            log.error("in-flight recording tasks not checked", error=type(exc).__name__)
+            return 0
+        self._checks -= done
+        return done
 
     def reconcile_once(self, limit: int) -> int:
         """Expire old tasks, check up to ``limit`` overdue ones; returns the calls made."""
         now = self.clock.time()
         self.tasks.expire(now)
+        chosen = self.tasks.overdue(now, limit) if limit > 0 else []
         calls = 0
-        for task in self.tasks.overdue(now, limit) if limit > 0 else []:
+        for n, task in enumerate(chosen):
             calls += 1
             try:
                 info = self._client().get_record_task(task.app_id, task.room_id, task.task_id)
@@ -246,6 +259,12 @@ class CallbackService:
                 continue
             except ApiError as exc:
                 log.debug("GetRecordTask failed, checking again later", reason=exc.reason)
+                continue
+            except Cancelled:  # the engine was retired (reload, shutdown): next minute, anew
+                self.tasks.offer_again([t.key for t in chosen[n:]])
+                break
+            except Exception as exc:  # this task only, checked again after check_after
+                log.error("GetRecordTask answer not applied", error=type(exc).__name__)
                 continue
             result = self.tasks.resolve(task.key, info.status, now)
             log.debug("in-flight recording task checked", app_id=task.app_id, result=result)

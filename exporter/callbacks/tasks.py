@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = ["EXPIRE_SECONDS", "InFlightTasks", "Task"]
@@ -146,6 +147,14 @@ class InFlightTasks:
             for task in chosen:
                 task.next_check = now + self.check_after
             return [Task(**vars(t)) for t in chosen]
+
+    def offer_again(self, keys: Iterable[Key]) -> None:
+        """Tasks chosen by ``overdue`` but not checked: offered again at once."""
+        with self._lock:
+            for key in keys:
+                task = self._tasks.get(key)
+                if task is not None:
+                    task.next_check = 0.0
 
     def resolve(self, key: Key, status: int | None, now: float) -> str:
         """Apply a GetRecordTask answer (Status; None: the task is unknown to the API);
