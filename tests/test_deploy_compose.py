@@ -320,3 +320,17 @@ def test_compose_keeps_data_in_named_volumes() -> None:
         assert source in named, (service, source)
     prometheus_args = compose["services"]["prometheus"]["command"]
     assert "--storage.tsdb.path=/prometheus" in prometheus_args
+
+
+def test_compose_web_config_comment_names_the_mounted_directory() -> None:
+    """The comment says where relative file names resolve: the directory the Compose file
+    mounts web-config.yml into (a newcomer followed a wrong path here once)."""
+    text = " ".join((COMPOSE / "web-config.yml").read_text().replace("#", " ").split())
+    m = re.search(r"relative to this file's directory \((\S+) in the container\)", text)
+    assert m, "web-config.yml: the comment on relative file names is gone"
+    mount = next(
+        v.split(":")[1]
+        for v in compose_service("exporter")["volumes"]
+        if v.startswith("./web-config.yml:")
+    )
+    assert m.group(1) == os.path.dirname(mount)
