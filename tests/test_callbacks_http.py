@@ -229,6 +229,38 @@ def test_config_check_warns_about_unsupported_storage(
     assert "callbacks=:9" in out
 
 
+def test_storage_is_decoded_and_an_unsupported_region_is_a_start_up_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The start-up log names an unsupported region; an app with no storage configured is
+    unknown/unknown (not an error), and a code outside the table unknown_<code>."""
+    transport, _ = fixture_transport()
+    apps = [{"app_id": "app1", "recording_storage": {"type": 2, "vendor": 0, "region": 7}},
+            {"app_id": "app2"},
+            {"app_id": "app3", "recording_storage": {"type": 2, "vendor": 2, "region": 0}}]  # fmt: skip
+    sources = {c.name: {"enabled": c.name == "realtime_operation"} for c in SOURCES}
+    cb = {"listen_address": "127.0.0.1:0", "secret": SECRET}
+    s = make_settings(web={"listen_address": "127.0.0.1:0"}, apps=apps, callbacks=cb,
+                      sources=sources)  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        rt = Runtime.build(s, transport=transport)
+        rt.start()
+    try:
+        problems = [LogfmtFormatter().format(r) for r in caplog.records]
+        assert any("s3 region eu-central-1 is not supported" in p for p in problems), problems
+        assert any("huawei_obs region code 0 is not in" in p for p in problems), problems
+        text = metrics(rt)
+        info = "volcengine_rtc_storage_info"
+        assert sample(text, info, app_id="app1", storage_platform="s3",
+                      storage_region="eu-central-1", supported="false") == 1  # fmt: skip
+        assert sample(text, info, app_id="app2", storage_platform="unknown",
+                      storage_region="unknown") == 1  # fmt: skip
+        assert sample(text, info, app_id="app3", storage_platform="huawei_obs",
+                      storage_region="unknown_0", supported="false") == 1  # fmt: skip
+    finally:
+        rt.stop()
+
+
 def test_nothing_secret_in_logs_or_metrics(caplog: pytest.LogCaptureFixture) -> None:
     storage_key, storage_secret = "AKIA-storage-key-77", "storage-Secret-Key-9f3a1c"
 
