@@ -189,6 +189,39 @@ def test_without_evidence_shares_are_skipped_and_counted_until_the_scale_is_know
     assert share_of(snap, "province", "广东") == 0.003 and not snap.skipped
 
 
+def test_a_learned_percent_scale_is_not_flipped_by_an_ambiguous_answer() -> None:
+    """Percent is proven; a later province answer summing to 1 (1 % of the users in China, the
+    country answer empty) reads as percent still, not as fractions 100 times too large."""
+    province = shares(("广东", 6, 0.6), ("上海", 4, 0.4))
+    country = shares(("新加坡", 990, 99.0), ("中国", 10, 1.0))
+    src, _ = make_source("operation_breakdown", {ACTION: answers(province, country)})
+    src.fetch(APP, T)  # percent, proven by the country dimension
+    src.client.answers[ACTION] = answers(province, shares())  # type: ignore[attr-defined]
+    snap = src.fetch(APP, T)
+    assert share_of(snap, "province", "广东") == 0.006 and not snap.skipped
+
+
+def test_a_scale_that_changes_is_counted_and_not_exported_until_it_settles() -> None:
+    province = shares(("广东", 6, 0.6), ("上海", 4, 0.3))
+    in_fraction = shares(("中国", 900, 0.9), ("新加坡", 100, 0.1))
+    in_percent = shares(("中国", 900, 90.0), ("新加坡", 100, 10.0))
+    src, _ = make_source("operation_breakdown", {ACTION: answers(province, in_fraction)})
+    snap = src.fetch(APP, T)  # the country dimension proves fraction
+    assert share_of(snap, "country", "中国") == 0.9 and not snap.skipped
+    src.client.answers[ACTION] = answers(shares(("广东", 6, 60.0)), in_percent)  # type: ignore[attr-defined]
+    snap = src.fetch(APP, T)  # now percent: which one was right is not known
+    assert share_of(snap, "country", "中国") is None and share_of(snap, "province", "广东") is None
+    assert snap.skipped == {"share_scale_mismatch": 3}
+    assert by_name(snap)[key(USERS, "country", "中国")] == 900.0  # counts are exported anyway
+    snap = src.fetch(APP, T)  # percent again: settled
+    assert share_of(snap, "country", "中国") == 0.9 and not snap.skipped
+    both = answers(shares(("广东", 6, 60.0)), in_fraction)  # one refresh proving both scales
+    src.client.answers[ACTION] = both  # type: ignore[attr-defined]
+    snap = src.fetch(APP, T)
+    assert snap.skipped == {"share_scale_mismatch": 3}
+    assert share_of(snap, "country", "中国") is None
+
+
 def test_shares_that_fit_neither_scale_are_skipped_and_counted() -> None:
     too_much = shares(("广东", 6, 80.0), ("上海", 4, 70.0))
     src, _ = make_source("operation_breakdown", {ACTION: lambda p: too_much},

@@ -9,12 +9,15 @@ trimmed, in the ``segment`` label, under the ``max_breakdown_series`` cap. The A
 ``Proportion`` (占比) has no documented scale: the docs' example (Value 666.00, Proportion 66.66)
 reads as a percentage, but nothing says so. The scale is read from the answers of each refresh
 (``ShareScale``): shares of one dimension add up to at most 100 (percent) or 1 (fraction), give
-or take their two-decimal rounding. A sum above 1 proves percent; otherwise a sum of about 1
-means fraction; otherwise the scale learned earlier is kept. With no evidence at all, or shares
-summing above 100, the shares of that answer are not exported and are counted
-(``points_skipped_total{reason="share_scale_unknown"|"share_scale_mismatch"}``): a share 100
-times too small must never pass the 0..1 range check unnoticed. User counts are exported either
-way.
+or take their two-decimal rounding. A sum above 1 proves percent; a country sum of about 1
+proves fraction (countries cover every user); another dimension's sum of about 1 is taken as
+fraction only while nothing is known; otherwise the scale learned earlier is kept. With no
+evidence at all the shares are not exported (``share_scale_unknown``); shares summing above
+100, a refresh proving both scales, and a refresh proving another scale than the one learned
+(the first such refresh: which one was right is not known) are not exported either
+(``share_scale_mismatch``), all counted in ``points_skipped_total`` and the change logged: a
+share 100 times off must never pass the 0..1 range check unnoticed. User counts are exported
+either way.
 """
 
 from __future__ import annotations
@@ -134,7 +137,7 @@ class OperationBreakdownSource(Source[OperationBreakdownSettings]):
                 out.skipped.update(result.skipped)
                 answers.append((dimension, result))
         calls.finish(out.skipped)
-        factors = self.scale.factors([r for _, r in answers], app.app_id, out.skipped)
+        factors = self.scale.factors(answers, app.app_id, out.skipped)
         for (dimension, result), factor in zip(answers, factors, strict=True):
             for segment, users, share in result.segments:
                 labels = (("app_id", app.app_id), ("dimension", dimension), ("segment", segment))
@@ -176,26 +179,37 @@ class ShareScale:
         self._known: float | None = None  # 0.01 (percent) or 1.0 (fraction)
 
     def factors(
-        self, answers: list[SegmentsResult], app_id: str, skipped: Counter[str]
+        self, answers: list[tuple[str, SegmentsResult]], app_id: str, skipped: Counter[str]
     ) -> list[float | None]:
-        """Per answer: the factor that turns its shares into ratios, or None (not exported)."""
-        sums = [_sum(r) for r in answers]
-        percent = any(total > 1 + tol for total, tol, _ in sums)
-        fraction = not percent and any(abs(total - 1) <= tol for total, tol, n in sums if n)
+        """Per (dimension, answer): the factor that turns its shares into ratios, or None (not
+        exported)."""
+        sums = [(dimension, *_sum(r)) for dimension, r in answers]
+        percent = any(total > 1 + tol for _, total, tol, _ in sums)
+        # only the country dimension covers every user: its shares add up to 1 in fraction
+        # and to about 100 in percent, so a sum of 1 there proves fraction; elsewhere a sum
+        # of 1 is a guess (1 % of the users in China look like fractions)
+        ones = [dimension for dimension, total, tol, n in sums if n and abs(total - 1) <= tol]
+        fraction = "country" in ones
         with self._lock:
             before = self._known
-            found = 0.01 if percent else 1.0 if fraction else None
-            self._known = found or before
-            scale = self._known
-        if found is not None and found != before:
-            names = {None: "unknown", 0.01: "percent", 1.0: "fraction"}
+            found = 0.01 if percent else 1.0 if fraction or (ones and before is None) else None
+            conflict = (percent and fraction) or None not in (found, before) and found != before
+            if found is not None and not (percent and fraction):
+                self._known = found
+            scale = None if conflict else self._known
+        names = {None: "unknown", 0.01: "percent", 1.0: "fraction"}
+        if conflict:
+            log.warning("ListOperationDistribution Proportion scale disagrees; shares skipped",
+                        app_id=app_id, source="operation_breakdown", before=names[before],
+                        now="both" if percent and fraction else names[found])  # fmt: skip
+        elif found is not None and found != before:
             log.warning("ListOperationDistribution Proportion scale detected", app_id=app_id,
                         source="operation_breakdown", scale=names[found],
                         before=names[before])  # fmt: skip
         out: list[float | None] = []
-        for total, tol, n in sums:
-            if n and total > 100 + tol:
-                skipped["share_scale_mismatch"] += n  # fits neither scale
+        for _, total, tol, n in sums:
+            if n and (total > 100 + tol or conflict):
+                skipped["share_scale_mismatch"] += n  # fits neither scale, or disagrees
                 out.append(None)
             elif n and scale is None:
                 skipped["share_scale_unknown"] += n
