@@ -88,3 +88,62 @@ def test_the_exporter_keeps_native_while_web_fails_and_holds_a_spike() -> None:
                    {"source": "realtime_quality", "app_id": app}) == 0.0  # fmt: skip
     finally:
         rt.stop()
+
+
+def test_the_exporter_on_a_vendor_clock_ahead_and_duplicate_points() -> None:
+    """Rows 3 and 4 as the demo shows them, against the simulator's scenarios: future points
+    are counted while the last good series and their (ageing) data timestamp stay; duplicates
+    that agree are used, duplicates that disagree are counted and never exported."""
+    from exporter.simulator import Simulator
+
+    clock = FrozenClock(1704196800.0)
+    sim = Simulator(apps=1, credentials={AK: SK}, clock=clock, qps=1000.0)
+    app = sim.running_apps[0].app_id
+    others = ("realtime_operation", "quality_report", "operation_report", "call_detail",
+              "realtime_breakdown", "report_breakdown", "operation_breakdown", "rooms", "apps")  # fmt: skip
+    settings = make_settings(endpoint="http://sim.test", apps=[{"app_id": app}],
+                             sources={n: {"enabled": False} for n in others})  # fmt: skip
+    rt = Runtime.build(settings, transport=SimTransport(sim), clock=clock)
+    get = rt.registry.get_sample_value
+    source = {"source": "realtime_quality", "app_id": app}
+
+    def skipped(reason: str) -> float:
+        return get("volcengine_rtc_exporter_points_skipped_total",
+                   {"source": "realtime_quality", "reason": reason}) or 0.0  # fmt: skip
+
+    def stalls() -> dict[tuple[str, str, str], float]:
+        return {(s.labels["product_type"], s.labels["media"], s.labels["threshold"]): s.value
+                for m in rt.registry.collect() if m.name == "volcengine_rtc_stall_ratio"
+                for s in m.samples}  # fmt: skip
+
+    try:
+        rt.refresher.refresh("realtime_quality")
+        before, data_ts = stalls(), get("volcengine_rtc_exporter_source_data_timestamp_seconds",
+                                        source)  # fmt: skip
+        assert before and data_ts is not None
+        sim.activate("clock_ahead", {"seconds": 3600})
+        for _ in range(2):
+            clock.t += 60
+            rt.refresher.refresh("realtime_quality")
+            assert skipped("future") > 0 and stalls() == before
+            assert get("volcengine_rtc_exporter_source_data_timestamp_seconds", source) == data_ts
+            assert get("volcengine_rtc_exporter_source_up", source) == 1.0
+        future = skipped("future")
+        sim.deactivate()
+        clock.t += 60
+        rt.refresher.refresh("realtime_quality")  # the vendor's clock is right again
+        assert skipped("future") == future
+        fresh = get("volcengine_rtc_exporter_source_data_timestamp_seconds", source)
+        assert fresh is not None and fresh > data_ts
+        control = stalls()
+        sim.activate("duplicate_points", {"factor": 1, "last": 0})  # every point twice, agreeing
+        rt.refresher.refresh("realtime_quality")
+        assert stalls() == control and skipped("duplicate") == 0
+        sim.deactivate()
+        sim.activate("duplicate_points", {"factor": 2, "last": 0})  # every point contradicted
+        rt.refresher.refresh("realtime_quality")
+        assert skipped("duplicate") > 0
+        assert stalls() == {}  # no bucket is unambiguous: no number the vendor contradicted
+        assert get("volcengine_rtc_exporter_source_up", source) == 1.0
+    finally:
+        rt.stop()
