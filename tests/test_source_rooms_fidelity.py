@@ -20,16 +20,15 @@ from tests.vendor import vendor_result
 
 
 def vendor_user_info(params: dict[str, Any]) -> dict[str, Any]:
-    """As the vendor documents it: Linux (server-side) users are left out unless
-    ExcludeServerUser is false; not sending it means true."""
+    """The vendor-shaped answer (tests/fixtures/vendor/ListUserInfo.json: user1 on ios, the
+    server-side relay-bot on linux) for the asked room and users, as the vendor documents it:
+    Linux (server-side) users are left out unless ExcludeServerUser is false; not sending it
+    means true."""
     exclude = params.get("ExcludeServerUser", True)
-    entries = [
-        {"RoomId": params["RoomId"], "UserId": u, "CreatedAt": ts(-600), "LeaveAt": "",
-         "Finished": False, "Duration": 600, "OS": "linux" if u.endswith("-bot") else "ios",
-         "Access": "wifi", "DeviceType": "Linux server" if u.endswith("-bot") else "iPhone15,2",
-         "SdkVersion": "3.58.1", "Pub": u.endswith("-bot"), "Record": []}
-        for u in params["UserId"]
-    ]  # fmt: skip
+    example = vendor_result("ListUserInfo")["UserList"]
+    asked = {"b1": example[0], "relay-bot": example[1]}  # b1 stands in for the example's user1
+    entries = [asked[u] | {"RoomId": params["RoomId"], "UserId": u, "CreatedAt": ts(-600)}
+               for u in params["UserId"]]  # fmt: skip
     kept = [e for e in entries if not (exclude and e["OS"] == "linux")]
     return {"Total": len(kept), "PageNum": 1, "PageSize": 100, "UserList": kept}
 
