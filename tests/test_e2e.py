@@ -102,6 +102,12 @@ class Stack:
         found = httpx.get(self.am_url + "/api/v2/alerts", timeout=5).json()
         return [a for a in found if labels.items() <= a["labels"].items()]
 
+    def prom_alerts(self, **labels: str) -> list[dict[str, Any]]:
+        """Prometheus' active alerts, annotations as rendered at the last evaluation (its
+        copies in Alertmanager are refreshed only every resend delay)."""
+        found = httpx.get(self.prom_url + "/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+        return [a for a in found if labels.items() <= a["labels"].items()]
+
 
 def mixin_config(receiver: Receiver, overrides: dict[str, Any] | None = None) -> MixinConfig:
     """Short `for`s and windows (the mechanics, not the production timing), plus ``overrides``
@@ -483,15 +489,13 @@ def test_vendor_outage_is_one_account_level_page(stack_factory: Any) -> None:
         30,
         "blind muted",
     )  # fmt: skip
-    # by now every app has been tried: the alert's text (as Prometheus renders it at each
-    # evaluation; Alertmanager's copy is refreshed only every resend delay) names them all
+    # by now every app has been tried: the alert's text, as Prometheus renders it, names them all
     everyone = f"apps affected: {len(apps)} of {len(apps)}"
     seen: list[str] = []
 
     def every_app_counted() -> bool:
-        found = httpx.get(stack.prom_url + "/api/v1/alerts", timeout=10).json()["data"]["alerts"]
-        seen[:] = [a["annotations"]["description"] for a in found
-                   if a["labels"]["alertname"] == "RtcVendorApiFailing"]  # fmt: skip
+        alerts = stack.prom_alerts(alertname="RtcVendorApiFailing")
+        seen[:] = [a["annotations"]["description"] for a in alerts]
         return any(everyone in d and "demo-app-1" in d for d in seen)
 
     try:
